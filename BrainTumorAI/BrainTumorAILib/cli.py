@@ -1,0 +1,38 @@
+"""The ``braintumorai`` command line. Each sub-command lives in ``commands/<name>.py`` with ``add_parser``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import BrainTumorAIError
+
+COMMANDS = ("case", "models")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="braintumorai",
+        description="Brain-tumour MRI: skull stripping, classification and segmentation (research use only).",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"{__package__}.commands.{name}").add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    try:
+        return int(arguments.func(arguments) or 0)
+    except BrainTumorAIError as error:
+        print(f"braintumorai: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("braintumorai: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""``braintumorai case DIR --out OUTDIR``: find the sequences, put them on one grid, write them, print a summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..case import SEQUENCES, describe, harmonise, load_case
+from ..image import save_image
+
+
+def add_case_inputs(parser: argparse.ArgumentParser, *, folder_flag: bool) -> None:
+    """The options every command that reads a case shares: a folder and/or one file per sequence."""
+    if folder_flag:
+        parser.add_argument("--case", dest="case_dir", help="folder holding the sequences (found by name)")
+    for sequence in SEQUENCES:
+        parser.add_argument(f"--{sequence}", help=f"{sequence} image (overrides the one found in the folder)")
+    parser.add_argument("--reference", choices=SEQUENCES,
+                        help="sequence whose grid the outputs use (default: t1c when present, else flair)")
+
+
+def case_paths(arguments: argparse.Namespace) -> dict[str, str | None]:
+    return {sequence: getattr(arguments, sequence) for sequence in SEQUENCES}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("case", help="harmonise a case's sequences onto one reference grid")
+    parser.add_argument("case_dir", nargs="?", help="folder holding the sequences")
+    add_case_inputs(parser, folder_flag=False)
+    parser.add_argument("--out", required=True, help="folder for <sequence>.nii.gz on the reference grid")
+    parser.set_defaults(func=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    case = load_case(arguments.case_dir, case_paths(arguments))
+    found = describe(case)
+    harmonised, reference = harmonise(case, arguments.reference)
+    out = Path(arguments.out)
+    written = {sequence: str(save_image(image, out / f"{sequence}.nii.gz"))
+               for sequence, image in harmonised.images.items()}
+    grid = harmonised.images[reference]
+    print(json.dumps({
+        "case": case.name, "reference": reference, "found": found, "written": written,
+        "grid": {"shape": list(grid.shape), "spacing_mm": [round(s, 4) for s in grid.spacing],
+                 "orientation": grid.orientation, "affine": grid.affine.round(6).tolist()},
+    }, indent=2))
+    return 0
