@@ -25,7 +25,7 @@ _NAME_PATTERNS = {
     "t1": r"t1|t1n|t1w",
     "t2": r"t2|t2w",
 }
-_NOT_AN_IMAGE = r"mask|seg|segmentation|label|labels|otmulticlass|prediction|truth|gt"
+_NOT_AN_IMAGE = r"mask|seg|label|otmulticlass|prediction|truth"  # anywhere in the name
 
 
 def sequence_of(filename: str) -> str | None:
@@ -37,7 +37,7 @@ def sequence_of(filename: str) -> str | None:
             break
     else:
         return None
-    if re.search(_BOUNDARY_BEFORE + f"({_NOT_AN_IMAGE})" + _BOUNDARY_AFTER, name):
+    if re.search(_NOT_AN_IMAGE, name):
         return None
     for sequence, pattern in _NAME_PATTERNS.items():
         if re.search(_BOUNDARY_BEFORE + f"({pattern})" + _BOUNDARY_AFTER, name):
