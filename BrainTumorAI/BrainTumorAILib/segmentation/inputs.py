@@ -75,6 +75,38 @@ class NetworkGrid:
         return np.stack([nib.orientations.apply_orientation(channel, back) for channel in full])
 
 
+def activate(logits: torch.Tensor, outputs: Mapping[str, Any]) -> torch.Tensor:
+    """Logits (B, C, ...) -> probabilities with the card's ``outputs.activation`` (softmax over C, or sigmoid)."""
+    if outputs.get("activation", "softmax") == "softmax":
+        return torch.softmax(logits, dim=1)
+    return torch.sigmoid(logits)
+
+
+def background_fill(outputs: Mapping[str, Any]) -> list[float]:
+    """Per-channel probability outside the brain box: 1 for a softmax background channel, else 0."""
+    return [1.0 if name == "background" else 0.0 for name in outputs["channels"]]
+
+
+def classes_from_probabilities(probabilities: np.ndarray, outputs: Mapping[str, Any]) -> np.ndarray:
+    """Probabilities (C, I, J, K) -> class map (I, J, K) uint8 (0 bg, 1 NCR, 2 ED, 3 ET, labels.py).
+
+    Softmax channels: argmax. Sigmoid region channels (any of WT, TC, ET) at 0.5, nested: ET -> 3, TC without ET
+    -> 1, WT without TC -> 2; a WT-only model therefore yields 2 for its whole tumour.
+    """
+    channels = list(outputs["channels"])
+    if outputs.get("activation", "softmax") == "softmax":
+        return np.argmax(probabilities, axis=0).astype(np.uint8)
+    unknown = sorted(set(channels) - {"WT", "TC", "ET"})
+    if unknown:
+        raise InputError(f"Sigmoid output channels must be WT, TC or ET regions, not {unknown}")
+    masks = {name: probabilities[channels.index(name)] > 0.5 for name in channels}
+    classes = np.zeros(probabilities.shape[1:], dtype=np.uint8)
+    for name, value in (("WT", 2), ("TC", 1), ("ET", 3)):
+        if name in masks:
+            classes[masks[name]] = value
+    return classes
+
+
 def preprocessing_of(card_or_preprocessing: Any) -> tuple[dict[str, Any], list[str] | None]:
     """(preprocessing dict, channel order or None) from a ModelCard or a bare preprocessing dict."""
     if isinstance(card_or_preprocessing, Mapping):
