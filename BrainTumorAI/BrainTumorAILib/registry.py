@@ -1,7 +1,8 @@
 """The model registry: ``models.json`` validated against its JSON Schema, model cards, and resolution.
 
 A model is described by data (its card), never recognised by a file name. Weights are either bundled under
-``BrainTumorAI/Resources/Models`` (card field ``weights.file``) or downloaded from ``weights.url`` into the cache
+``BrainTumorAI/Resources/Models`` (card field ``weights.file``; another registry may name its own ``models_dir``,
+relative to itself) or downloaded from ``weights.url`` into the cache
 (``download.py``); either way their sha256 is checked before use.
 """
 
@@ -52,6 +53,7 @@ class ModelCard:
     metrics: dict[str, Any]
     default: bool = False
     inference: dict[str, Any] = dataclasses.field(default_factory=dict)
+    models_dir: Path = MODELS_DIR  # where a bundled ``weights.file`` lives (the registry's "models_dir")
 
     @property
     def bundled(self) -> bool:
@@ -86,8 +88,8 @@ class Registry:
         except json.JSONDecodeError as error:
             raise ModelError(f"Model registry is not valid JSON ({error}): {path}") from error
         validate_registry(data, path)
-        fields = {field.name for field in dataclasses.fields(ModelCard)}
-        cards = [ModelCard(**{key: value for key, value in entry.items() if key in fields}) for entry in data["models"]]
+        models_dir = (path.parent / data["models_dir"]).resolve() if "models_dir" in data else MODELS_DIR
+        cards = [ModelCard(**entry, models_dir=models_dir) for entry in data["models"]]
         return cls(cards, path)
 
     def get(self, model_id: str) -> ModelCard:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from .atomic import atomic_path
 from .errors import ModelError
-from .registry import MODELS_DIR, ModelCard
+from .registry import ModelCard
 
 CHUNK = 1 << 20
 
@@ -42,7 +42,7 @@ def sha256_of(path: Path) -> str:
 def local_weights_path(card: ModelCard) -> Path:
     """Where ``card``'s weights are (bundled) or will be (cached download)."""
     if card.bundled:
-        return MODELS_DIR / card.weights["file"]
+        return card.models_dir / card.weights["file"]
     name = card.weights["url"].rstrip("/").rsplit("/", 1)[-1] or "weights"
     return cache_dir() / card.id / card.version / name
 
