@@ -52,3 +52,16 @@ def _labels_of(convention: str) -> tuple[int, int, int]:
     if convention not in CONVENTIONS:
         raise InputError(f"Unknown label convention '{convention}' (choose {', '.join(CONVENTIONS)})")
     return CONVENTIONS[convention]
+
+
+# How each class is shown: segment name, RGB colour in 0..1, and standard terminology (SNOMED CT, CONVENTIONS.md).
+# Slicer's terminology lists carry no colour for these types, so the colours are chosen here.
+SEGMENT_STYLE = {
+    1: {"name": "Necrosis", "colour": (0.85, 0.85, 0.20), "type": ("6574001", "Necrosis")},
+    2: {"name": "Edema", "colour": (0.30, 0.75, 0.95), "type": ("79654002", "Edema")},
+    3: {"name": "Enhancing tumor", "colour": (0.90, 0.20, 0.20), "type": ("86049000", "Neoplasm, Primary")},
+}
+TERMINOLOGY_CATEGORY = ("49755003", "Morphologically Altered Structure")
+TERMINOLOGY_REGION = ("12738006", "Brain")
+BRAIN_STYLE = {"name": "Brain", "colour": (0.95, 0.85, 0.75), "category": ("91723000", "Anatomical Structure"),
+               "type": ("12738006", "Brain")}
