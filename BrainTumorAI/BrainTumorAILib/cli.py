@@ -8,7 +8,7 @@ import sys
 
 from .errors import BrainTumorAIError
 
-COMMANDS = ("case", "models")
+COMMANDS = ("case", "models", "run")
 
 
 def build_parser() -> argparse.ArgumentParser:

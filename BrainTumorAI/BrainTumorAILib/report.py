@@ -1,0 +1,128 @@
+"""Write a pipeline result to a folder: label map, brain mask, report.json and a slice-mosaic picture.
+
+Every file goes through a temporary name, so a folder never holds a half-written output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_path, write_json
+from .image import Image, reorient, save_image
+from .labels import SEGMENT_STYLE
+from .pipeline import PipelineResult
+
+OUTPUT_NAMES = {"labels": "labels.nii.gz", "brainmask": "brainmask.nii.gz", "stripped": "stripped.nii.gz",
+                "uncertainty": "uncertainty.nii.gz", "report": "report.json", "picture": "report.png"}
+
+
+def write_outputs(result: PipelineResult, out_dir: str | Path, *, extra_report: dict[str, Any] | None = None
+                  ) -> dict[str, Path]:
+    """Write every output of ``result`` into ``out_dir``; report.json last, so its presence marks a finished case."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    segmentation = result.segmentation
+    if segmentation is not None:
+        written["labels"] = save_image(segmentation.labels, out / OUTPUT_NAMES["labels"], dtype=np.uint8)
+        if segmentation.uncertainty is not None:
+            written["uncertainty"] = save_image(segmentation.uncertainty, out / OUTPUT_NAMES["uncertainty"],
+                                                dtype=np.float32)
+    if result.brain_mask is not None:
+        written["brainmask"] = save_image(result.brain_mask, out / OUTPUT_NAMES["brainmask"], dtype=np.uint8)
+        written["stripped"] = save_image(result.stripped, out / OUTPUT_NAMES["stripped"], dtype=np.float32)
+    written["picture"] = save_mosaic(result, out / OUTPUT_NAMES["picture"])
+    report = result.report()
+    report["outputs"] = {key: path.name for key, path in written.items()}
+    report.update(extra_report or {})
+    written["report"] = write_json(report, out / OUTPUT_NAMES["report"])
+    return written
+
+
+def tumour_centre(classes: np.ndarray | None, shape: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Voxel (i, j, k) at the tumour's centre of mass, or the volume's centre when there is no tumour."""
+    if classes is None or not np.any(classes):
+        return tuple(n // 2 for n in shape)  # type: ignore[return-value]
+    return tuple(int(round(c)) for c in np.argwhere(classes > 0).mean(axis=0))  # type: ignore[return-value]
+
+
+def save_mosaic(result: PipelineResult, path: str | Path, sequences: tuple[str, ...] = ("flair", "t1c")) -> Path:
+    """A picture of axial, coronal and sagittal slices through the tumour: the reference image, overlays, title.
+
+    Rows: the reference grid reoriented to LAS so that every picture reads the same way (the patient's right on the
+    picture's left, as radiologists view it; superior and anterior up); columns: image, tumour overlay, brain mask.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    grid = reorient(result.reference_image, "LAS")
+    volume = grid.array
+    classes = None
+    if result.segmentation is not None:
+        classes = reorient(result.segmentation.classes, "LAS").array
+    brain = reorient(result.brain_mask, "LAS").array if result.brain_mask is not None else None
+    centre = tumour_centre(classes, grid.shape)
+    low, high = np.percentile(volume[volume != 0] if np.any(volume) else volume, (1, 99.5))
+    colours = ListedColormap([(0, 0, 0, 0)] + [(*SEGMENT_STYLE[c]["colour"], 0.55) for c in (1, 2, 3)])
+
+    def plane(array: np.ndarray, view: str) -> np.ndarray:
+        i, j, k = centre
+        cut = {"axial": array[:, :, k], "coronal": array[:, j, :], "sagittal": array[i, :, :]}[view]
+        return np.rot90(cut)  # first array axis becomes the columns (L to the right), last one the rows
+
+    views = ("axial", "coronal", "sagittal")
+    figure, axes = plt.subplots(len(views), 3, figsize=(10.5, 10.5), dpi=90)
+    for row, view in enumerate(views):
+        aspect = _aspect(grid.spacing, view)
+        for column in range(3):
+            axis = axes[row, column]
+            axis.imshow(plane(volume, view), cmap="gray", vmin=low, vmax=high, aspect=aspect,
+                        interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+        if classes is not None:
+            axes[row, 1].imshow(plane(classes, view), cmap=colours, vmin=0, vmax=3, aspect=aspect,
+                                interpolation="nearest")
+        if brain is not None:
+            axes[row, 2].contour(plane(brain, view).astype(float), levels=[0.5], colors=["#33ff66"], linewidths=1)
+        axes[row, 0].set_ylabel(view)
+    axes[0, 0].set_title(f"{result.reference} (reference)")
+    axes[0, 1].set_title("tumour: necrosis / oedema / enhancing")
+    axes[0, 2].set_title("brain mask" if brain is not None else "no skull stripping")
+    figure.suptitle(_caption(result), fontsize=10)
+    figure.tight_layout()
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png")
+    plt.close(figure)
+    return Path(path)
+
+
+def _aspect(spacing: tuple[float, float, float], view: str) -> float:
+    """imshow aspect (row spacing / column spacing) of a rotated LAS slice."""
+    si, sj, sk = spacing
+    return {"axial": sj / si, "coronal": sk / si, "sagittal": sk / sj}[view]
+
+
+def _caption(result: PipelineResult) -> str:
+    parts = [f"case {result.case_name}"]
+    if result.classification:
+        label = result.classification.get("label")
+        share = result.classification.get("shares", {}).get(label)
+        parts.append(f"class: {label}" + (f" ({share:.0%})" if isinstance(share, float) else ""))
+    if result.segmentation is not None:
+        volumes = result.segmentation.volumes_ml
+        parts.append("volumes mL: " + ", ".join(f"{name} {volumes[name]:.1f}" for name in ("WT", "TC", "ET")
+                                                 if name in volumes))
+    parts.append("research use only")
+    return " | ".join(parts)
+
+
+def summary_line(result: PipelineResult) -> str:
+    """One line for a batch log."""
+    return _caption(result).replace(" | research use only", "")
