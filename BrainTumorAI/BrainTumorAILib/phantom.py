@@ -88,7 +88,7 @@ def _world_points(shape: tuple[int, int, int], affine: np.ndarray) -> np.ndarray
     return world.reshape(3, *shape)
 
 
-def _smooth_field(rng: np.random.Generator, points: np.ndarray, wavelength_mm: float, terms: int = 8) -> np.ndarray:
+def _smooth_field(rng: np.random.Generator, points: np.ndarray, wavelength_mm: float, terms: int = 6) -> np.ndarray:
     """A random smooth field of about unit amplitude (sum of random plane waves), shape (I, J, K) float32."""
     field = np.zeros(points.shape[1:], dtype=np.float32)
     for _ in range(terms):
@@ -101,20 +101,37 @@ def _smooth_field(rng: np.random.Generator, points: np.ndarray, wavelength_mm: f
 
 
 def _deformed_radius(rng: np.random.Generator, points: np.ndarray, centre: np.ndarray, semi_axes: np.ndarray,
-                     amplitude: float) -> np.ndarray:
+                     amplitude: float, affine: np.ndarray | None = None) -> np.ndarray:
     """Normalised radius of a randomly deformed ellipsoid: < 1 inside, ~ (distance / semi-axis) + 1 outside.
 
     The deformation is a random low-order polynomial of the direction, so the shape stays smooth and star-shaped.
+    With the grid's ``affine`` only the voxels within 1.5 semi-axes of ``centre`` are computed (the rest read 10).
     """
-    scaled = (points - centre[:, None, None, None].astype(np.float32)) / semi_axes[:, None, None, None].astype(
-        np.float32)
+    box = (slice(None),) * 3 if affine is None else _voxel_box(affine, points.shape[1:], centre, 1.5 * semi_axes)
+    scaled = (points[(slice(None), *box)] - centre[:, None, None, None].astype(np.float32)) / semi_axes[
+        :, None, None, None].astype(np.float32)
     radius = np.sqrt(np.sum(scaled * scaled, axis=0)) + np.float32(1e-6)
     u = scaled / radius
     terms = [u[0], u[1], u[2], u[0] * u[1], u[1] * u[2], u[0] * u[2], u[0] ** 2 - u[1] ** 2, u[2] ** 2 - 0.33,
              u[0] * u[1] * u[2], u[1] ** 3 - 0.6 * u[1]]
     coefficients = rng.normal(0.0, amplitude, size=len(terms)).astype(np.float32)
     deformation = sum(c * t for c, t in zip(coefficients, terms))
-    return radius / (1.0 + np.clip(deformation, -0.3, 0.3))
+    if affine is None:
+        return radius / (1.0 + np.clip(deformation, -0.3, 0.3))
+    full = np.full(points.shape[1:], 10.0, dtype=np.float32)
+    full[box] = radius / (1.0 + np.clip(deformation, -0.3, 0.3))
+    return full
+
+
+def _voxel_box(affine: np.ndarray, shape: tuple[int, ...], centre: np.ndarray, half_size: np.ndarray
+               ) -> tuple[slice, slice, slice]:
+    """The voxel index box holding the world box ``centre +- half_size`` (mm), clipped to the grid."""
+    signs = np.array([[a, b, c] for a in (-1, 1) for b in (-1, 1) for c in (-1, 1)], dtype=float)
+    corners = np.c_[centre + signs * half_size, np.ones(8)]
+    ijk = (np.linalg.inv(affine) @ corners.T)[:3]
+    low = np.clip(np.floor(ijk.min(axis=1)), 0, shape).astype(int)
+    high = np.clip(np.ceil(ijk.max(axis=1)) + 1, 0, shape).astype(int)
+    return tuple(slice(a, b) for a, b in zip(low, high))  # type: ignore[return-value]
 
 
 def _head_scale(affine: np.ndarray, shape: tuple[int, int, int], semi_axes: np.ndarray) -> float:
@@ -131,46 +148,61 @@ def _tissue_map(rng: np.random.Generator, points: np.ndarray, affine: np.ndarray
     head_axes = HEAD_SEMI_AXES_MM * rng.uniform(0.9, 1.05, size=3)
     head_axes = head_axes * _head_scale(affine, shape, head_axes * 1.15)
     size = float(head_axes.mean())
-    origin = np.zeros(3)
-    head_radius = _deformed_radius(rng, points, origin, head_axes, 0.05)
+    x, y, z = points
+    head_radius = _deformed_radius(rng, points, np.zeros(3), head_axes, 0.05)
     scalp, bone, csf = rng.uniform(4, 8), rng.uniform(4, 9), rng.uniform(1.5, 4)
     skull_outer, skull_inner = 1 - scalp / size, 1 - (scalp + bone) / size
     brain_level = 1 - (scalp + bone + csf) / size
-    brain_axes = head_axes * brain_level
+    bx, by, bz = head_axes * brain_level
     brain_radius = head_radius * (1 + 0.015 * _smooth_field(rng, points, wavelength_mm=60.0)) / brain_level
+    inside_skull = head_radius < skull_inner
+    # cerebrum above a floor that rises to the front (orbits) and falls to the back (temporal lobes), cerebellum
+    # below its back, brainstem down to the cerebellum's bottom
+    floor = bz * (rng.uniform(-0.5, -0.4) + rng.uniform(0.15, 0.25) * y / by)
+    cerebellum_centre = np.array([0.0, -0.5 * by, -0.55 * bz])
+    cerebellum = _deformed_radius(rng, points, cerebellum_centre, np.array([0.6 * bx, 0.35 * by, 0.3 * bz]), 0.05,
+                                  affine) < 1
+    brainstem = (np.hypot(x / (0.14 * bx), (y + 0.15 * by) / (0.12 * by)) < 1) & (z > -0.85 * bz) & (z < 0)
+    brain = (brain_radius < 1) & inside_skull & ((z > floor) | cerebellum | brainstem)
+    texture = _smooth_field(rng, points, wavelength_mm=18.0)
     tissues = np.zeros(shape, dtype=np.uint8)
-    neck_centre = np.array([0.0, -0.15 * head_axes[1]])
-    neck = (np.hypot(points[0] - neck_centre[0], (points[1] - neck_centre[1]) * 1.1) < 0.62 * head_axes[0]) & (
-        points[2] < -0.45 * head_axes[2])
+    neck = (np.hypot(x, (y + 0.15 * head_axes[1]) * 1.1) < 0.62 * head_axes[0]) & (z < -0.45 * head_axes[2])
     tissues[neck] = NECK
     tissues[head_radius < 1] = SCALP
     tissues[head_radius < skull_outer] = SKULL
-    tissues[head_radius < skull_inner] = CSF
+    tissues[inside_skull] = CSF
+    face_centre = np.array([0.0, 0.45 * head_axes[1], -0.55 * head_axes[2]])
+    face = (_deformed_radius(rng, points, face_centre, head_axes * np.array([0.6, 0.55, 0.45]), 0.08, affine) < 1) & (
+        head_radius < 1.08)
+    base = (inside_skull | face) & ~brain & (z < floor + 4)
+    # skull base and face: bone, muscle, fat and air sinuses in smooth random patches
+    tissues[base] = np.select([texture[base] < -0.6, texture[base] < 0.0, texture[base] < 0.7], [AIR, SKULL, NECK],
+                              SCALP)
     for side in (-1, 1):
         eye_centre = np.array([side * 0.42 * head_axes[0], 0.72 * head_axes[1], -0.3 * head_axes[2]])
-        eye = np.sum((points - eye_centre[:, None, None, None]) ** 2, axis=0) < rng.uniform(10, 13) ** 2
-        tissues[eye & (brain_radius > 1.08)] = EYE
-    brain = (brain_radius < 1) & (head_radius < skull_inner)
+        eye = _deformed_radius(rng, points, eye_centre, np.full(3, rng.uniform(10, 13)), 0.02, affine) < 1
+        tissues[eye & ~brain & (head_radius < 1)] = EYE
+    size = float(np.mean([bx, by, bz]))
     cortex = rng.uniform(2.5, 4.0) / size + 0.05 * (1 + _smooth_field(rng, points, wavelength_mm=22.0))
     tissues[brain] = GREY
-    tissues[brain & (brain_radius < 1 - cortex)] = WHITE
+    tissues[brain & (brain_radius < 1 - cortex) & (z > floor + 6)] = WHITE
     for side in (-1, 1):
-        centre = np.array([side * rng.uniform(5, 9), rng.uniform(-5, 5), rng.uniform(0, 10)]) * size / 80
-        ventricle = _deformed_radius(rng, points, centre, np.array([5.0, 24.0, 8.0]) * size / 80, 0.1) < 1
+        centre = np.array([side * rng.uniform(5, 9), rng.uniform(-5, 5), rng.uniform(0, 10)]) * size / 62
+        ventricle = _deformed_radius(rng, points, centre, np.array([5.0, 24.0, 8.0]) * size / 62, 0.1, affine) < 1
         tissues[ventricle & brain] = CSF
     if tumour:
-        _add_tumour(rng, points, tissues, brain, brain_axes)
+        _add_tumour(rng, points, affine, tissues, brain & (z > floor + 10), np.array([bx, by, bz]))
     return tissues
 
 
-def _add_tumour(rng: np.random.Generator, points: np.ndarray, tissues: np.ndarray, brain: np.ndarray,
-                brain_axes: np.ndarray) -> None:
+def _add_tumour(rng: np.random.Generator, points: np.ndarray, affine: np.ndarray, tissues: np.ndarray,
+                brain: np.ndarray, brain_axes: np.ndarray) -> None:
     """Paint oedema, an enhancing rim and a necrotic core at a random place inside the brain (in place)."""
     direction = rng.normal(size=3)
     centre = direction / np.linalg.norm(direction) * rng.uniform(0.1, 0.55) * brain_axes
     core_radius = rng.uniform(8, 18)
-    core = _deformed_radius(rng, points, centre, np.full(3, core_radius) * rng.uniform(0.85, 1.15, 3), 0.08)
-    edema = _deformed_radius(rng, points, centre, np.full(3, core_radius * rng.uniform(1.4, 2.0)), 0.12)
+    core = _deformed_radius(rng, points, centre, np.full(3, core_radius) * rng.uniform(0.85, 1.15, 3), 0.08, affine)
+    edema = _deformed_radius(rng, points, centre, np.full(3, core_radius * rng.uniform(1.4, 2.0)), 0.12, affine)
     tissues[(edema < 1) & brain] = EDEMA
     tissues[(core < 1) & brain] = ENHANCING
     tissues[(core < rng.uniform(0.4, 0.7)) & brain] = NECROSIS
