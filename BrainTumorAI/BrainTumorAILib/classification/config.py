@@ -1,0 +1,78 @@
+"""Classifier training configs (JSON under Resources/Configs/classification); omitted fields take ``DEFAULTS``.
+
+``split.kind`` is ``twin`` (whole near-duplicate groups on one side, the honest split) or ``random`` (the naive
+split the seeds used, kept to measure how much it inflates accuracy). ``early_stopping`` and ``reduce_lr`` follow
+seed 000: stop after ``patience`` epochs without a validation-accuracy gain and restore the best epoch; multiply the
+learning rate by ``factor`` after ``patience`` epochs without a validation-loss gain, down to ``min_lr``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+LOSSES = ("cross_entropy", "kl_divergence")
+SPLITS = ("twin", "random")
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "data": "../shared/data/classification/masoud-train",
+    "max_images_per_class": None,
+    "image_size": 128,
+    "split": {"kind": "twin", "validation_fraction": 0.2, "twin_threshold": 0.95},
+    "loss": {"name": "cross_entropy", "label_smoothing": 0.0, "class_weights": "balanced"},
+    "optimiser": {"name": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "momentum": 0.9},
+    "batch_size": 32,
+    "epochs": 30,
+    "early_stopping": {"patience": 15},
+    "reduce_lr": {"factor": 0.8, "patience": 6, "min_lr": 1e-9},
+    "augmentation": {"flip": 0.5, "rotate_degrees": 15.0, "scale": 0.1, "shift": 0.08, "gamma": 0.3,
+                     "contrast": 0.15},
+    "inference": {"batch_size": 32, "flip_tta": False, "gaussian_sigma": 0.5},
+}
+REQUIRED = ("name", "architecture")
+
+
+def merge(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """``defaults`` with ``given`` laid over it, dictionaries merged key by key."""
+    merged = copy.deepcopy(defaults)
+    for key, value in given.items():
+        merged[key] = merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else copy.deepcopy(value)
+    return merged
+
+
+def load_config(source: str | os.PathLike | dict[str, Any]) -> dict[str, Any]:
+    """A config file (or dict) merged over ``DEFAULTS`` and checked; errors name the file and the field."""
+    where = "config" if isinstance(source, dict) else str(source)
+    if isinstance(source, dict):
+        given = source
+    else:
+        try:
+            given = json.loads(Path(source).read_text())
+        except FileNotFoundError as error:
+            raise InputError(f"Training config not found: {source}") from error
+        except json.JSONDecodeError as error:
+            raise InputError(f"Training config is not valid JSON ({error}): {source}") from error
+    missing = [key for key in REQUIRED if key not in given]
+    if missing:
+        raise InputError(f"Training config lacks {', '.join(missing)}: {where}")
+    config = merge(DEFAULTS, given)
+    if config["loss"]["name"] not in LOSSES:
+        raise InputError(f"Unknown loss '{config['loss']['name']}' (choose {', '.join(LOSSES)}): {where}")
+    if config["split"]["kind"] not in SPLITS:
+        raise InputError(f"Unknown split '{config['split']['kind']}' (choose {', '.join(SPLITS)}): {where}")
+    if config["image_size"] % 32:
+        raise InputError(f"image_size must be a multiple of 32, not {config['image_size']}: {where}")
+    return config
+
+
+def data_dir(config: dict[str, Any]) -> Path:
+    """The dataset folder: ``$BRAINTUMORAI_DATA/classification/...`` style paths resolve against the repo root."""
+    path = Path(os.path.expandvars(config["data"]))
+    return path if path.is_absolute() else REPO_ROOT / path

@@ -1,0 +1,213 @@
+"""Train a 2D tumour-type classifier from a config: twin-aware split, augmentation, plateau LR, early stopping.
+
+Writes into ``out_dir``: ``model.safetensors`` (the best epoch's weights), ``metrics.json`` (history, confusion
+matrix, per-class recall, the twin report and the split) and ``card.json`` (a models.json entry, ready to bundle).
+Deterministic for a given seed and thread count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..atomic import atomic_path, write_json
+from ..device import seed_everything, set_threads
+from ..networks import build_network
+from ..weights import sha256_of
+from .augment import Augmentation, augment
+from .config import data_dir, load_config
+from .dataset import CLASSES, Sample, find_samples, load_arrays
+from .predict import network_input
+from .twins import group_split, random_split, twin_pairs, twin_report, union_find_groups
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """Validation figures: loss, accuracy, confusion matrix (rows = truth, columns = prediction), recall per class."""
+
+    loss: float
+    accuracy: float
+    confusion: list[list[int]]
+    recall: dict[str, float]
+
+    @classmethod
+    def of(cls, logits: torch.Tensor, labels: torch.Tensor) -> "Evaluation":
+        predictions = logits.argmax(1)
+        confusion = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
+        np.add.at(confusion, (labels.numpy(), predictions.numpy()), 1)
+        totals = confusion.sum(1)
+        recall = {name: round(float(confusion[i, i] / totals[i]), 4) if totals[i] else float("nan")
+                  for i, name in enumerate(CLASSES)}
+        return cls(loss=float(F.cross_entropy(logits, labels)), accuracy=float((predictions == labels).float().mean()),
+                   confusion=confusion.tolist(), recall=recall)
+
+
+def select_samples(samples: list[Sample], per_class: int | None, seed: int) -> list[Sample]:
+    """At most ``per_class`` samples of each class (a seeded choice), for tiny test runs."""
+    if not per_class:
+        return samples
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in range(len(CLASSES)):
+        members = [sample for sample in samples if sample.label == label]
+        order = sorted(rng.permutation(len(members))[:per_class])
+        chosen.extend(members[i] for i in order)
+    return chosen
+
+
+def loss_function(config: dict[str, Any], labels: np.ndarray):
+    """Cross-entropy, or seed 004's KL divergence to (optionally smoothed) one-hot targets; optional class weights."""
+    settings = config["loss"]
+    weights = None
+    if settings.get("class_weights") == "balanced":
+        counts = np.bincount(labels, minlength=len(CLASSES)).astype(np.float64)
+        weights = torch.tensor(counts.sum() / (len(CLASSES) * np.maximum(counts, 1)), dtype=torch.float32)
+    smoothing = float(settings.get("label_smoothing", 0.0))
+
+    def loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if settings["name"] == "cross_entropy":
+            return F.cross_entropy(logits, target, weight=weights, label_smoothing=smoothing)
+        soft = F.one_hot(target, len(CLASSES)).float() * (1 - smoothing) + smoothing / len(CLASSES)
+        per_sample = F.kl_div(F.log_softmax(logits, 1), soft, reduction="none").sum(1)
+        if weights is not None:
+            per_sample = per_sample * weights[target]
+        return per_sample.mean()
+
+    return loss
+
+
+def predict_logits(network: torch.nn.Module, images: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """(N, S, S) images -> (N, classes) logits, in eval mode without gradients."""
+    network.eval()
+    with torch.no_grad():
+        return torch.cat([network(network_input(images[i:i + batch_size]))
+                          for i in range(0, len(images), batch_size)])
+
+
+def train(config_source: str | os.PathLike | dict[str, Any], out_dir: str | os.PathLike, *,
+          threads: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Run one training; return the metrics written to ``out_dir/metrics.json``."""
+    config = load_config(config_source)
+    out_dir = Path(out_dir)
+    threads_used = set_threads(threads or config.get("threads"))
+    seed = int(config["seed"])
+    seed_everything(seed)
+    started = time.perf_counter()
+
+    samples = select_samples(find_samples(data_dir(config)), config["max_images_per_class"], seed)
+    images, labels = load_arrays(samples, int(config["image_size"]), progress=progress)
+    pairs = twin_pairs(images, float(config["split"]["twin_threshold"]))
+    groups = union_find_groups(len(images), pairs)
+    report = twin_report(groups, pairs, labels)
+    fraction = float(config["split"]["validation_fraction"])
+    if config["split"]["kind"] == "twin":
+        train_index, val_index = group_split(groups, labels, fraction, seed)
+    else:
+        train_index, val_index = random_split(len(images), labels, fraction, seed)
+    leaked = int(np.isin(groups[val_index], groups[train_index]).sum())
+
+    network = build_network(config["architecture"])
+    optimiser_settings = config["optimiser"]
+    if optimiser_settings["name"] == "sgd":
+        optimiser = torch.optim.SGD(network.parameters(), lr=optimiser_settings["lr"],
+                                    momentum=optimiser_settings["momentum"],
+                                    weight_decay=optimiser_settings["weight_decay"])
+    else:
+        optimiser = torch.optim.AdamW(network.parameters(), lr=optimiser_settings["lr"],
+                                      weight_decay=optimiser_settings["weight_decay"])
+    plateau = config["reduce_lr"]
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, mode="min", factor=plateau["factor"],
+                                                           patience=plateau["patience"], min_lr=plateau["min_lr"])
+    criterion = loss_function(config, labels[train_index])
+    augmentation = Augmentation(**config["augmentation"])
+    generator = torch.Generator().manual_seed(seed)
+    train_images, train_labels = torch.from_numpy(images[train_index]), torch.from_numpy(labels[train_index])
+    val_images, val_labels = torch.from_numpy(images[val_index]), torch.from_numpy(labels[val_index])
+    batch_size = int(config["batch_size"])
+
+    history: list[dict[str, Any]] = []
+    best: tuple[float, int, dict[str, torch.Tensor], Evaluation] | None = None
+    epochs_bar = tqdm(range(int(config["epochs"])), desc=f"Training {config['name']}", disable=not progress)
+    for epoch in epochs_bar:
+        network.train()
+        order = torch.randperm(len(train_images), generator=generator)
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            if len(batch) < 2:
+                continue
+            inputs = network_input(augment(train_images[batch].unsqueeze(1), augmentation, generator).squeeze(1))
+            loss = criterion(network(inputs), train_labels[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += loss.item() * len(batch)
+        evaluation = Evaluation.of(predict_logits(network, val_images, batch_size), val_labels)
+        scheduler.step(evaluation.loss)
+        history.append({"epoch": epoch + 1, "train_loss": round(total / len(order), 5),
+                        "val_loss": round(evaluation.loss, 5), "val_accuracy": round(evaluation.accuracy, 5),
+                        "lr": optimiser.param_groups[0]["lr"], "seconds": round(time.perf_counter() - started, 1)})
+        epochs_bar.set_postfix(val_acc=f"{evaluation.accuracy:.4f}", val_loss=f"{evaluation.loss:.4f}")
+        if best is None or evaluation.accuracy > best[0]:
+            state = {key: value.detach().clone() for key, value in network.state_dict().items()}
+            best = (evaluation.accuracy, epoch + 1, state, evaluation)
+        elif epoch + 1 - best[1] >= int(config["early_stopping"]["patience"]):
+            break
+
+    assert best is not None
+    _, best_epoch, state, evaluation = best
+    weights_path = save_weights(state, out_dir / "model.safetensors")
+    metrics = {
+        "name": config["name"], "seed": seed, "threads": threads_used, "split": config["split"]["kind"],
+        "train_images": len(train_index), "validation_images": len(val_index),
+        "validation_images_with_twin_in_train": leaked, "twins": report.as_dict(),
+        "best_epoch": best_epoch, "epochs_run": len(history),
+        "validation": {"accuracy": round(evaluation.accuracy, 4), "loss": round(evaluation.loss, 4),
+                       "recall": evaluation.recall, "confusion_matrix": evaluation.confusion,
+                       "confusion_axes": "rows = truth, columns = prediction, order " + ",".join(CLASSES)},
+        "training_seconds": round(time.perf_counter() - started, 1), "history": history,
+        "validation_files": [str(samples[i].path.name) for i in val_index],
+    }
+    write_json(metrics, out_dir / "metrics.json")
+    write_json(card_of(config, metrics, weights_path), out_dir / "card.json")
+    return metrics
+
+
+def save_weights(state: dict[str, torch.Tensor], path: Path) -> Path:
+    """Float tensors as fp16 (half the size; the classifier's outputs do not change at its precision), atomically."""
+    from safetensors.torch import save_file
+
+    compact = {key: (value.half() if value.is_floating_point() else value).contiguous() for key, value in state.items()}
+    with atomic_path(path) as temporary:
+        save_file(compact, str(temporary))
+    return path
+
+
+def card_of(config: dict[str, Any], metrics: dict[str, Any], weights_path: Path) -> dict[str, Any]:
+    """A models.json entry for the trained network (the bundling step adds the naive-split comparison)."""
+    return {
+        "id": config["name"], "task": "classification", "title": config.get("title", config["name"]),
+        "version": str(config.get("version", "1.0")), "default": False,
+        "architecture": config["architecture"], "inputs": ["t1c"],
+        "outputs": {"activation": "softmax", "classes": list(CLASSES)},
+        "preprocessing": {"image_size": config["image_size"], "channels": 3, "intensity": "grayscale, min-max [0, 1]"},
+        "inference": config["inference"],
+        "weights": {"file": weights_path.name, "sha256": sha256_of(weights_path),
+                    "size_bytes": weights_path.stat().st_size, "format": "safetensors"},
+        "license": "CC0-1.0 data (Brain Tumor MRI Dataset, M. Nickparvar); weights trained by this project",
+        "intended_use": "Research only, not for diagnosis.",
+        "training": {"config": json.loads(json.dumps(config)), "seed": metrics["seed"],
+                     "best_epoch": metrics["best_epoch"], "epochs_run": metrics["epochs_run"],
+                     "training_seconds": metrics["training_seconds"], "threads": metrics["threads"],
+                     "twins": metrics["twins"]},
+        "metrics": {"validation": metrics["validation"], "split": metrics["split"]},
+    }
