@@ -8,7 +8,7 @@ import sys
 
 from .errors import BrainTumorAIError
 
-COMMANDS = ("case", "models", "run")
+COMMANDS = ("case", "models", "run", "segment", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:
