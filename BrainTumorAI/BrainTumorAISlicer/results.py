@@ -1,0 +1,120 @@
+"""Engine results to scene nodes: tumour segmentation, brain mask, stripped volume, classification table, uncertainty.
+
+``EngineOutputs`` is what a run produced, from either path: an in-process ``PipelineResult`` or the output folder a
+child process wrote. ``add_result_nodes`` turns it into new nodes on the reference volume's geometry, in the
+reference's subject-hierarchy study; if anything fails, the nodes it made are removed again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from BrainTumorAILib.image import Image, load_image
+from BrainTumorAILib.labels import from_convention
+from BrainTumorAILib.report import OUTPUT_NAMES
+
+from . import mrml
+from .terminology import brain_segment, tumour_segments
+
+
+@dataclasses.dataclass
+class EngineOutputs:
+    """Arrays (I, J, K) on the reference grid and the run's JSON report (classification, volumes, timings)."""
+
+    report: dict[str, Any]
+    classes: Image | None = None
+    brain_mask: Image | None = None
+    stripped: Image | None = None
+    uncertainty: Image | None = None
+
+    @classmethod
+    def from_result(cls, result) -> "EngineOutputs":
+        """From a ``pipeline.PipelineResult`` (in-process run)."""
+        segmentation = result.segmentation
+        return cls(result.report(), segmentation.classes if segmentation else None, result.brain_mask,
+                   result.stripped, segmentation.uncertainty if segmentation else None)
+
+    @classmethod
+    def from_folder(cls, folder: str | Path) -> "EngineOutputs":
+        """From the files ``report.write_outputs`` wrote (child-process run)."""
+        folder = Path(folder)
+        report = json.loads((folder / OUTPUT_NAMES["report"]).read_text())
+
+        def optional(key: str, label: bool) -> Image | None:
+            path = folder / OUTPUT_NAMES[key]
+            return load_image(path, label=label) if path.exists() else None
+
+        classes = optional("labels", True)
+        if classes is not None:
+            classes = classes.with_array(from_convention(classes.array, report["label_convention"]))
+        return cls(report, classes, optional("brainmask", True), optional("stripped", False),
+                   optional("uncertainty", False))
+
+
+@dataclasses.dataclass
+class ResultNodes:
+    """The nodes one run added to the scene (None where the step did not run)."""
+
+    segmentation: Any = None
+    brain: Any = None
+    stripped: Any = None
+    classification: Any = None
+    uncertainty: Any = None
+    report: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def nodes(self) -> list:
+        return [node for node in (self.segmentation, self.brain, self.stripped, self.classification,
+                                  self.uncertainty) if node is not None]
+
+
+def add_result_nodes(outputs: EngineOutputs, reference_node, name: str) -> ResultNodes:
+    """New nodes for ``outputs`` on ``reference_node``'s geometry, placed in its study; all or nothing."""
+    scene = reference_node.GetScene()
+    for what, image in (("tumour segmentation", outputs.classes), ("brain mask", outputs.brain_mask),
+                        ("stripped volume", outputs.stripped), ("uncertainty map", outputs.uncertainty)):
+        if image is not None:
+            mrml.check_same_grid(reference_node, image, what)
+    added = ResultNodes(report=outputs.report)
+    try:
+        _add_nodes(outputs, reference_node, name, scene, added)
+        parent = mrml.study_item(reference_node)
+        transform = reference_node.GetParentTransformNode()
+        for node in added.nodes():
+            mrml.place_in(node, parent)
+            if transform is not None and hasattr(node, "SetAndObserveTransformNodeID"):
+                node.SetAndObserveTransformNodeID(transform.GetID())
+    except Exception:
+        for node in added.nodes():
+            scene.RemoveNode(node)
+        raise
+    return added
+
+
+def _add_nodes(outputs: EngineOutputs, reference: Any, name: str, scene: Any, added: ResultNodes) -> None:
+    if outputs.classes is not None:
+        classes = outputs.classes.array
+        segments = [(spec, classes == cls) for cls, spec in tumour_segments().items()]
+        added.segmentation = mrml.add_segmentation(scene, f"{name} tumour", reference, segments)
+    if outputs.brain_mask is not None:
+        added.brain = mrml.add_segmentation(scene, f"{name} brain", reference,
+                                            [(brain_segment(), outputs.brain_mask.array)])
+        added.brain.GetDisplayNode().SetOpacity3D(0.15)
+    if outputs.stripped is not None:
+        added.stripped = mrml.add_volume(scene, outputs.stripped.array, mrml.ijk_to_ras(reference),
+                                         f"{name} stripped")
+    classification = outputs.report.get("classification")
+    if classification:
+        shares = classification.get("shares", {})
+        added.classification = mrml.add_table(scene, f"{name} classification", {
+            "class": list(shares), "share": [float(value) for value in shares.values()],
+            "predicted": ["yes" if label == classification.get("label") else "" for label in shares],
+        })
+        added.classification.SetAttribute("BrainTumorAI.label", str(classification.get("label")))
+    if outputs.uncertainty is not None:
+        added.uncertainty = mrml.add_volume(scene, outputs.uncertainty.array.astype(np.float32),
+                                            mrml.ijk_to_ras(reference), f"{name} uncertainty")
