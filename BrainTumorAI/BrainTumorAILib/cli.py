@@ -8,7 +8,7 @@ import sys
 
 from .errors import BrainTumorAIError
 
-COMMANDS = ("case", "models", "run", "segment", "evaluate")
+COMMANDS = ("case", "models", "run", "train", "classify", "classify-images", "segment", "evaluate", "strip")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"{__package__}.commands.{name}").add_parser(subparsers)
+        importlib.import_module(f"{__package__}.commands.{name.replace('-', '_')}").add_parser(subparsers)
     return parser
 
 

@@ -1,0 +1,123 @@
+"""Synthetic training heads for the learned stripper, randomised far beyond realism (SynthStrip's idea).
+
+Each sample is a phantom head (phantom.py) drawn on the stripper's RAS working grid with a random pose and size,
+then painted with a random intensity per tissue (or a jittered real contrast), tissue texture, partial-volume
+blur, a smooth multiplicative bias field, thick slices along a random axis (1-6 mm acquisitions brought back to
+the working grid), noise, a gamma curve, sometimes a cut field of view or an already stripped brain. So the
+network learns the brain's shape and context, not one contrast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy import ndimage
+
+from ..phantom import AIR, CONTRASTS, TISSUES, make_phantom
+from .grid import normalise_intensity
+
+
+@dataclasses.dataclass(frozen=True)
+class Randomisation:
+    """Ranges of the random draws (probabilities and bounds); defaults are the bundled model's."""
+
+    grid_shape: tuple[int, int, int] = (64, 80, 64)
+    spacing_mm: float = 3.0
+    size_jitter: float = 0.12  # heads scaled by up to +-12 %
+    oblique_prob: float = 0.7
+    real_contrast_prob: float = 0.35
+    texture: float = 0.12
+    blur_voxels: tuple[float, float] = (0.2, 0.9)
+    bias: float = 0.35
+    thick_slice_prob: float = 0.6
+    slice_mm: tuple[float, float] = (1.0, 6.0)
+    noise: tuple[float, float] = (0.0, 0.06)
+    gamma: float = 0.3
+    fov_cut_prob: float = 0.3
+    stripped_prob: float = 0.12
+
+
+def synthetic_head(seed: int, randomisation: Randomisation = Randomisation()) -> tuple[np.ndarray, np.ndarray]:
+    """One training pair on the working grid: (normalised image float32 (I, J, K), brain mask uint8 (I, J, K))."""
+    r = randomisation
+    rng = np.random.default_rng(seed)
+    spacing = r.spacing_mm * (1 + rng.uniform(-r.size_jitter, r.size_jitter))
+    phantom = make_phantom(int(rng.integers(2**31)), shape=r.grid_shape, spacing=(spacing,) * 3,
+                           oblique=bool(rng.random() < r.oblique_prob), tumour=bool(rng.random() < 0.8))
+    tissues, brain = phantom.tissues.array, phantom.brain_mask.array.astype(bool)
+    image = _paint(rng, tissues, r)
+    if rng.random() < r.stripped_prob:
+        image = np.where(brain, image, 0.0).astype(np.float32)
+    image = _acquire(rng, image, r)
+    if rng.random() < r.fov_cut_prob:
+        image, brain = _cut_field_of_view(rng, image, brain)
+    if rng.random() < 0.5:
+        image, brain = image[::-1], brain[::-1]
+    return normalise_intensity(np.ascontiguousarray(image)), np.ascontiguousarray(brain).astype(np.uint8)
+
+
+def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
+    """Gaussian-smoothed white noise scaled to unit standard deviation, float32."""
+    field = ndimage.gaussian_filter(rng.normal(size=shape).astype(np.float32), sigma)
+    return field / max(float(field.std()), 1e-6)
+
+
+def _paint(rng: np.random.Generator, tissues: np.ndarray, r: Randomisation) -> np.ndarray:
+    """Random intensity per tissue with texture and partial-volume blur, float32 (I, J, K)."""
+    if rng.random() < r.real_contrast_prob:
+        sequence = list(CONTRASTS)[int(rng.integers(len(CONTRASTS)))]
+        means = np.asarray(CONTRASTS[sequence]) * rng.uniform(0.8, 1.2, len(TISSUES))
+    else:
+        means = rng.uniform(0.0, 1.0, len(TISSUES))
+    means[AIR] = rng.uniform(0.0, 0.1)
+    image = means.astype(np.float32)[tissues]
+    image *= 1 + r.texture * _smooth_noise(rng, tissues.shape, rng.uniform(0.5, 2.0))
+    return ndimage.gaussian_filter(image, rng.uniform(*r.blur_voxels))
+
+
+def _acquire(rng: np.random.Generator, image: np.ndarray, r: Randomisation) -> np.ndarray:
+    """Bias field, thick slices along one axis (sampled then interpolated back), Rician-like noise, gamma."""
+    coarse_bias = rng.normal(size=(4, 4, 4))
+    bias = ndimage.zoom(coarse_bias, np.array(image.shape) / 4, order=3)[tuple(slice(0, n) for n in image.shape)]
+    image = image * np.exp(r.bias * bias / max(float(np.abs(bias).max()), 1e-6)).astype(np.float32)
+    if rng.random() < r.thick_slice_prob:
+        axis = int(rng.integers(3))
+        step = rng.uniform(*r.slice_mm) / r.spacing_mm
+        if step > 1.05:
+            sigma = [0.0, 0.0, 0.0]
+            sigma[axis] = 0.42 * step
+            image = ndimage.gaussian_filter(image, sigma)
+            positions = np.arange(0, image.shape[axis] - 1 + 1e-6, step)
+            sampled = np.take(image, np.rint(positions).astype(int), axis=axis)
+            zoom = [1.0, 1.0, 1.0]
+            zoom[axis] = image.shape[axis] / sampled.shape[axis]
+            back = ndimage.zoom(sampled, zoom, order=1, grid_mode=True, mode="nearest")
+            image = _fit(back, image.shape)
+    scale = float(np.percentile(image, 99.5)) or 1.0
+    noise = rng.uniform(*r.noise) * scale
+    image = np.abs(image + rng.normal(0.0, noise, image.shape).astype(np.float32)) if noise > 0 else image
+    image = np.clip(image / scale, 0.0, None) ** np.exp(rng.normal(0.0, r.gamma))
+    return image.astype(np.float32)
+
+
+def _fit(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Crop or edge-pad ``array`` to ``shape``."""
+    array = array[tuple(slice(0, n) for n in shape)]
+    widths = [(0, n - m) for n, m in zip(shape, array.shape)]
+    return np.pad(array, widths, mode="edge")
+
+
+def _cut_field_of_view(rng: np.random.Generator, image: np.ndarray, brain: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Blank a slab at one end of one axis (an acquisition that stops short); the brain there is not seen."""
+    axis = int(rng.integers(3))
+    keep = np.ones(image.shape[axis], dtype=bool)
+    width = int(rng.uniform(0.1, 0.3) * image.shape[axis])
+    keep[:width] = False
+    if rng.random() < 0.5:
+        keep = keep[::-1]
+    shape = [1, 1, 1]
+    shape[axis] = -1
+    keep = keep.reshape(shape)
+    return np.where(keep, image, 0.0).astype(np.float32), brain & keep

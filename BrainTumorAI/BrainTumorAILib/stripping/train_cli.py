@@ -1,0 +1,31 @@
+"""``braintumorai train strip --config FILE [--out DIR] [--device D] [--threads N]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+from ..device import set_threads
+
+
+def add_parser(targets: argparse._SubParsersAction) -> None:
+    parser = targets.add_parser("strip", help="train the learned skull stripper on synthetic heads")
+    parser.add_argument("--config", required=True, help="JSON training config (Resources/Configs/stripping)")
+    parser.add_argument("--out", default="runs/strip", help="output folder (weights, history, summary)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--threads", type=int, help="CPU threads (default: $BRAINTUMORAI_THREADS or all cores)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    from .training import load_strip_config, train_stripper
+
+    set_threads(arguments.threads)
+    config = load_strip_config(arguments.config)
+    summary = train_stripper(config, arguments.out, device=arguments.device, progress=not arguments.no_progress,
+                             command=shlex.join(["braintumorai", *sys.argv[1:]]))
+    print(json.dumps({key: summary[key] for key in ("validation_dice", "seconds", "iterations")}))
+    return 0

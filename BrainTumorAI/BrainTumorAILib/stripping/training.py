@@ -1,0 +1,138 @@
+"""Training the learned stripper on synthetic heads: ``braintumorai train strip --config FILE``.
+
+Every sample is drawn from its own seed (the config's seed and the sample's index), so a run is deterministic;
+held-out validation heads come from another seed stream. Writes ``weights.safetensors``, ``history.json`` and
+``summary.json`` (metrics and the card fields) into the output folder, each atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from monai.losses import DiceLoss
+from tqdm import tqdm
+
+from ..atomic import atomic_path, write_json
+from ..device import seed_everything, select_device
+from ..errors import InputError
+from ..networks import build_network
+from .learned import predict_probability
+from .postprocess import dice, solid_brain
+from .synthesis import Randomisation, synthetic_head
+
+VALIDATION_STREAM = 1_000_000  # validation heads use sample indices from here on, never reached in training
+REQUIRED = ("seed", "architecture", "preprocessing", "iterations", "crop", "lr")
+
+
+def load_strip_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a stripper training config (JSON); InputError names the file and the problem."""
+    path = Path(path)
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError as error:
+        raise InputError(f"Training config not found: {path}") from error
+    except json.JSONDecodeError as error:
+        raise InputError(f"Training config is not valid JSON ({error}): {path}") from error
+    missing = [key for key in REQUIRED if key not in config]
+    if missing:
+        raise InputError(f"Training config lacks {', '.join(missing)}: {path}")
+    return config
+
+
+def sample_seed(seed: int, index: int) -> int:
+    """The seed of sample ``index`` of a run seeded ``seed``."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def randomisation_of(config: dict[str, Any]) -> Randomisation:
+    given = dict(config.get("synthesis", {}))
+    for key in ("grid_shape", "blur_voxels", "slice_mm", "noise"):
+        if key in given:
+            given[key] = tuple(given[key])
+    return Randomisation(spacing_mm=float(config["preprocessing"]["spacing_mm"]), **given)
+
+
+def random_crop(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, size: tuple[int, int, int]
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The same random box of ``size`` from both arrays (I, J, K)."""
+    starts = [int(rng.integers(0, n - c + 1)) for n, c in zip(image.shape, size)]
+    box = tuple(slice(s, s + c) for s, c in zip(starts, size))
+    return image[box], mask[box]
+
+
+def evaluate(network: torch.nn.Module, heads: list[tuple[np.ndarray, np.ndarray]], device: torch.device
+             ) -> float:
+    """Mean Dice of the post-processed network masks on whole validation heads."""
+    network.eval()
+    scores = [dice(solid_brain(predict_probability(network, image, device) > 0.5), mask) for image, mask in heads]
+    network.train()
+    return float(np.mean(scores))
+
+
+def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: str = "auto", progress: bool = True,
+                   command: str = "", log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train per ``config``; return the summary (validation Dice, seconds, card fields) also written to ``out``."""
+    out = Path(out)
+    seed = int(config["seed"])
+    seed_everything(seed)
+    torch_device = select_device(device)
+    randomisation = randomisation_of(config)
+    network = build_network(config["architecture"]).to(torch_device)
+    optimiser = torch.optim.Adam(network.parameters(), lr=float(config["lr"]))
+    iterations = int(config["iterations"])
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, iterations, eta_min=float(config["lr"]) * 0.05)
+    dice_loss, bce = DiceLoss(sigmoid=True), torch.nn.BCEWithLogitsLoss()
+    heads = [synthetic_head(sample_seed(seed, VALIDATION_STREAM + j), randomisation)
+             for j in range(int(config.get("validation_heads", 4)))]
+    crop = tuple(int(n) for n in config["crop"])
+    batch = int(config.get("batch_size", 1))
+    every = int(config.get("validate_every", max(1, iterations // 5)))
+    history: list[dict[str, float]] = []
+    started = time.perf_counter()
+    network.train()
+    bar = tqdm(range(iterations), desc="train strip", disable=not progress)
+    for step in bar:
+        pairs = []
+        for item in range(batch):
+            index = step * batch + item
+            image, mask = synthetic_head(sample_seed(seed, index), randomisation)
+            pairs.append(random_crop(np.random.default_rng([seed, index, 1]), image, mask, crop))
+        images = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None].copy()).to(torch_device)
+        masks = torch.from_numpy(np.stack([p[1] for p in pairs])[:, None].astype(np.float32)).to(torch_device)
+        logits = network(images)
+        loss = dice_loss(logits, masks) + bce(logits, masks)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+        if (step + 1) % every == 0 or step + 1 == iterations:
+            score = evaluate(network, heads, torch_device)
+            history.append({"iteration": step + 1, "loss": float(loss.detach()), "validation_dice": score,
+                            "seconds": time.perf_counter() - started})
+            log(json.dumps(history[-1]))
+            _save(network, out / "weights.safetensors")
+            write_json(history, out / "history.json")
+    summary = {
+        "command": command, "seed": seed, "iterations": iterations, "batch_size": batch, "crop": list(crop),
+        "validation_heads": len(heads), "validation_dice": history[-1]["validation_dice"],
+        "seconds": round(time.perf_counter() - started, 1), "device": str(torch_device),
+        "threads": torch.get_num_threads(), "architecture": config["architecture"],
+        "preprocessing": config["preprocessing"], "synthesis": vars(randomisation),
+    }
+    write_json(summary, out / "summary.json")
+    return summary
+
+
+def _save(network: torch.nn.Module, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    state = {key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()}
+    with atomic_path(path) as temporary:
+        save_file(state, str(temporary))
