@@ -134,10 +134,9 @@ def _strip(case: Case, reference: str, options: PipelineOptions, result: Pipelin
     stripped = strip_skull(case.images[reference], modality=reference, method=options.strip_method,
                            model_id=options.strip_model, device=options.device)
     result.brain_mask, result.stripped = stripped.mask, stripped.brain
-    if getattr(stripped, "card", None) is not None:
-        result.models["skull_stripping"] = {"id": stripped.card.id, "version": stripped.card.version}
-    else:
-        result.models["skull_stripping"] = {"id": f"{options.strip_method}", "version": __version__}
+    card = stripped.card
+    result.models["skull_stripping"] = ({"id": card.id, "version": card.version} if card is not None
+                                        else {"id": "classical", "version": __version__})
     inside = stripped.mask.array > 0
     masked = {sequence: image.with_array(np.where(inside, image.array, 0).astype(np.float32))
               for sequence, image in case.images.items()}
