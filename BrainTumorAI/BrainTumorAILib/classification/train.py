@@ -1,7 +1,8 @@
 """Train a 2D tumour-type classifier from a config: twin-aware split, augmentation, plateau LR, early stopping.
 
-Writes into ``out_dir``: ``model.safetensors`` (the best epoch's weights), ``metrics.json`` (history, confusion
-matrix, per-class recall, the twin report and the split) and ``card.json`` (a models.json entry, ready to bundle).
+Writes into ``out_dir`` after every epoch: ``model.safetensors`` (the best epoch's weights), ``metrics.json``
+(history, confusion matrix, per-class recall, the twin report and the split) and ``card.json`` (a models.json entry,
+ready to bundle), so a stopped run keeps its best epoch.
 Deterministic for a given seed and thread count.
 """
 
@@ -21,6 +22,7 @@ from tqdm import tqdm
 
 from ..atomic import atomic_path, write_json
 from ..device import seed_everything, set_threads
+from ..errors import InputError
 from ..networks import build_network
 from ..weights import sha256_of
 from .augment import Augmentation, augment
@@ -113,6 +115,10 @@ def train(config_source: str | os.PathLike | dict[str, Any], out_dir: str | os.P
         train_index, val_index = group_split(groups, labels, fraction, seed)
     else:
         train_index, val_index = random_split(len(images), labels, fraction, seed)
+    if len(train_index) == 0 or len(val_index) == 0:
+        raise InputError(f"The {config['split']['kind']} split of {len(images)} images in {report.groups} twin groups "
+                         f"leaves {len(train_index)} for training and {len(val_index)} for validation: "
+                         f"{data_dir(config)}")
     leaked = int(np.isin(groups[val_index], groups[train_index]).sum())
 
     network = build_network(config["architecture"])
@@ -135,7 +141,10 @@ def train(config_source: str | os.PathLike | dict[str, Any], out_dir: str | os.P
     batch_size = int(config["batch_size"])
 
     history: list[dict[str, Any]] = []
-    best: tuple[float, int, dict[str, torch.Tensor], Evaluation] | None = None
+    best: tuple[float, int, Evaluation] | None = None
+    facts = {"name": config["name"], "seed": seed, "threads": threads_used, "split": config["split"]["kind"],
+             "train_images": len(train_index), "validation_images": len(val_index),
+             "validation_images_with_twin_in_train": leaked, "twins": report.as_dict()}
     epochs_bar = tqdm(range(int(config["epochs"])), desc=f"Training {config['name']}", disable=not progress)
     for epoch in epochs_bar:
         network.train()
@@ -157,36 +166,40 @@ def train(config_source: str | os.PathLike | dict[str, Any], out_dir: str | os.P
                         "val_loss": round(evaluation.loss, 5), "val_accuracy": round(evaluation.accuracy, 5),
                         "lr": optimiser.param_groups[0]["lr"], "seconds": round(time.perf_counter() - started, 1)})
         epochs_bar.set_postfix(val_acc=f"{evaluation.accuracy:.4f}", val_loss=f"{evaluation.loss:.4f}")
+        stop = False
         if best is None or evaluation.accuracy > best[0]:
-            state = {key: value.detach().clone() for key, value in network.state_dict().items()}
-            best = (evaluation.accuracy, epoch + 1, state, evaluation)
-        elif epoch + 1 - best[1] >= int(config["early_stopping"]["patience"]):
+            best = (evaluation.accuracy, epoch + 1, evaluation)
+            save_weights(network.state_dict(), out_dir / "model.safetensors")
+        else:
+            stop = epoch + 1 - best[1] >= int(config["early_stopping"]["patience"])
+        complete = stop or epoch + 1 == int(config["epochs"])
+        metrics = summary(facts, best[1], best[2], history, time.perf_counter() - started, complete,
+                          [samples[i].path.name for i in val_index])
+        write_json(metrics, out_dir / "metrics.json")
+        write_json(card_of(config, metrics, out_dir / "model.safetensors"), out_dir / "card.json")
+        if stop:
             break
+    return metrics
 
-    assert best is not None
-    _, best_epoch, state, evaluation = best
-    weights_path = save_weights(state, out_dir / "model.safetensors")
-    metrics = {
-        "name": config["name"], "seed": seed, "threads": threads_used, "split": config["split"]["kind"],
-        "train_images": len(train_index), "validation_images": len(val_index),
-        "validation_images_with_twin_in_train": leaked, "twins": report.as_dict(),
-        "best_epoch": best_epoch, "epochs_run": len(history),
+
+def summary(facts: dict[str, Any], best_epoch: int, evaluation: Evaluation, history: list[dict[str, Any]],
+            seconds: float, complete: bool, validation_files: list[str]) -> dict[str, Any]:
+    """The metrics of a run so far (rewritten after every epoch, so a stopped run keeps its best epoch's)."""
+    return {
+        **facts, "complete": complete, "best_epoch": best_epoch, "epochs_run": len(history),
         "validation": {"accuracy": round(evaluation.accuracy, 4), "loss": round(evaluation.loss, 4),
                        "recall": evaluation.recall, "confusion_matrix": evaluation.confusion,
                        "confusion_axes": "rows = truth, columns = prediction, order " + ",".join(CLASSES)},
-        "training_seconds": round(time.perf_counter() - started, 1), "history": history,
-        "validation_files": [str(samples[i].path.name) for i in val_index],
+        "training_seconds": round(seconds, 1), "history": history, "validation_files": validation_files,
     }
-    write_json(metrics, out_dir / "metrics.json")
-    write_json(card_of(config, metrics, weights_path), out_dir / "card.json")
-    return metrics
 
 
 def save_weights(state: dict[str, torch.Tensor], path: Path) -> Path:
     """Float tensors as fp16 (half the size; the classifier's outputs do not change at its precision), atomically."""
     from safetensors.torch import save_file
 
-    compact = {key: (value.half() if value.is_floating_point() else value).contiguous() for key, value in state.items()}
+    compact = {key: (value.detach().half() if value.is_floating_point() else value.detach()).clone().contiguous()
+               for key, value in state.items()}
     with atomic_path(path) as temporary:
         save_file(compact, str(temporary))
     return path
