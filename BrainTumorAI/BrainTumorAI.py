@@ -5,9 +5,8 @@ and Test (the self-test on a synthetic phantom). The engine (``BrainTumorAILib``
 (``BrainTumorAISlicer``) are imported inside methods, so the module loads before its dependencies are installed.
 """
 
-import dataclasses
 import logging
-from typing import Annotated, Callable, Optional
+from typing import Annotated, Optional
 
 import qt
 import slicer
@@ -20,8 +19,8 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 from slicer.util import VTKObservationMixin
 
-SEQUENCES = ("flair", "t1", "t1c", "t2")
-TASKS = {"strip": "skull_stripping", "classify": "classification", "segment": "segmentation"}
+from BrainTumorAISlicer.logic import SEQUENCES, PipelineLogic
+
 
 
 #
@@ -250,45 +249,14 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 #
 
 
-@dataclasses.dataclass
-class BrainTumorAIJob:
-    """A pipeline running in a child process, and where its results go."""
+class BrainTumorAILogic(ScriptedLoadableModuleLogic, PipelineLogic):
+    """The Logic (implemented, Qt-free, in ``BrainTumorAISlicer.logic.PipelineLogic``) and its parameter node."""
 
-    process: object  # BrainTumorAISlicer.process.PipelineProcess
-    referenceNode: object
-    name: str
-
-
-class BrainTumorAILogic(ScriptedLoadableModuleLogic):
-    """Volume nodes in, result nodes out. Never modifies inputs, never opens a dialog, usable without the Widget.
-
-    Two ways to run: ``startProcess`` (a child process with progress and cancel, for the panel) and ``process``
-    (blocking, in this process, for scripts and the batch). Bad inputs raise ``BrainTumorAIError`` with a message
-    the panel shows, before any node is added.
-    """
+    def __init__(self) -> None:
+        ScriptedLoadableModuleLogic.__init__(self)
 
     def getParameterNode(self):
         return BrainTumorAIParameterNode(super().getParameterNode())
-
-    @staticmethod
-    def availableModels(task: str) -> list:
-        """(id, title) of every registered model for ``task``, the default first."""
-        from BrainTumorAILib.registry import Registry
-
-        cards = sorted(Registry.load().for_task(task), key=lambda card: not card.default)
-        return [(card.id, card.title) for card in cards]
-
-    @staticmethod
-    def assignInputs(volumeNodes) -> dict:
-        """Sequence -> volume node, recognised by node name as the engine recognises file names."""
-        from BrainTumorAILib.case import sequence_of
-
-        assigned = {}
-        for node in volumeNodes:
-            sequence = sequence_of(f"{node.GetName()}.nii")  # node names carry no file suffix
-            if sequence and sequence not in assigned:
-                assigned[sequence] = node
-        return assigned
 
     @staticmethod
     def inputsFromParameterNode(parameterNode) -> dict:
@@ -304,72 +272,6 @@ class BrainTumorAILogic(ScriptedLoadableModuleLogic):
             classify_model=parameterNode.classifyModel or None, segment_model=parameterNode.segmentModel or None,
             tta=parameterNode.testTimeAugmentation, device=parameterNode.device,
         )
-
-    def case(self, inputs: dict, options, name: Optional[str] = None):
-        """Check the inputs and return them as an engine Case; raises BrainTumorAIError naming the problem."""
-        from BrainTumorAILib.case import Case, check_overlap
-        from BrainTumorAILib.errors import InputError
-        from BrainTumorAILib.registry import Registry
-        from BrainTumorAISlicer.mrml import image_from_volume
-
-        if not inputs:
-            raise InputError("Select at least one input volume (FLAIR, T1, T1c or T2).")
-        unknown = sorted(set(inputs) - set(SEQUENCES))
-        if unknown:
-            raise InputError(f"Unknown sequence(s) {unknown}; expected {', '.join(SEQUENCES)}")
-        transforms = {node.GetTransformNodeID() for node in inputs.values()}
-        if len(transforms) > 1:
-            raise InputError("The input volumes sit under different transforms; harden the transforms first.")
-        case = Case({sequence: image_from_volume(node) for sequence, node in inputs.items()},
-                    name or self.referenceNode(inputs, options).GetName())
-        registry = Registry.load()
-        for step in options.steps:
-            if step in ("classify", "segment"):
-                card = registry.resolve(TASKS[step], getattr(options, f"{step}_model"))
-                case.require(card.inputs, f"the {TASKS[step]} model '{card.id}'")
-        check_overlap(case)
-        return case
-
-    @staticmethod
-    def referenceNode(inputs: dict, options):
-        """The input whose grid every output uses: the chosen reference, else t1c, else flair, t1, t2."""
-        from BrainTumorAILib.case import REFERENCE_PREFERENCE
-        from BrainTumorAILib.errors import InputError
-
-        if options.reference:
-            if options.reference not in inputs:
-                raise InputError(f"The reference sequence '{options.reference}' is not among the inputs")
-            return inputs[options.reference]
-        return next(inputs[sequence] for sequence in REFERENCE_PREFERENCE if sequence in inputs)
-
-    def process(self, inputs: dict, options=None, progress: Optional[Callable[[float, str], None]] = None,
-                cancel: Optional[Callable[[], bool]] = None, name: Optional[str] = None):
-        """Run the pipeline here and now (blocking) and add the result nodes; returns ``ResultNodes``."""
-        from BrainTumorAILib.pipeline import PipelineOptions, run_pipeline
-        from BrainTumorAISlicer.results import EngineOutputs, add_result_nodes
-
-        options = options or PipelineOptions()
-        case = self.case(inputs, options, name)
-        result = run_pipeline(case, options, progress, cancel)
-        return add_result_nodes(EngineOutputs.from_result(result), inputs[result.reference], case.name)
-
-    def startProcess(self, inputs: dict, options, name: Optional[str] = None) -> BrainTumorAIJob:
-        """Start the pipeline in a child process; poll ``job.process.poll()``, then call ``finishProcess``."""
-        from BrainTumorAISlicer.process import PipelineProcess
-
-        case = self.case(inputs, options, name)
-        return BrainTumorAIJob(PipelineProcess(case.images, options), self.referenceNode(inputs, options),
-                               case.name)
-
-    def finishProcess(self, job: BrainTumorAIJob):
-        """Add the nodes of a child process that ended successfully; returns ``ResultNodes``."""
-        from BrainTumorAILib.errors import BrainTumorAIError
-        from BrainTumorAISlicer.results import EngineOutputs, add_result_nodes
-
-        state = job.process.poll()
-        if not state.succeeded:
-            raise BrainTumorAIError(state.error or "The pipeline did not finish")
-        return add_result_nodes(EngineOutputs.from_folder(job.process.out_dir), job.referenceNode, job.name)
 
     @staticmethod
     def summaryHtml(report: dict) -> str:
@@ -387,6 +289,8 @@ class BrainTumorAILogic(ScriptedLoadableModuleLogic):
         lines.append("<b>Time (s):</b> " + ", ".join(f"{step} {seconds:.1f}" for step, seconds in timings.items()))
         lines.append("<i>Research use only.</i>")
         return "<br>".join(lines)
+
+
 
 
 #

@@ -46,11 +46,6 @@ class HeadlessApplication:
         """The application runs its Qt event loop here; headless there are no events to process."""
 
 
-def running_in_application() -> bool:
-    """True inside the Slicer application (which provides ``slicer.app`` with a Qt event loop)."""
-    return hasattr(slicer, "app") and not isinstance(slicer.app, HeadlessApplication)
-
-
 def start_scene():
     """Create the scene and module logics once and publish them on ``slicer``; return the scene.
 

@@ -66,6 +66,7 @@ class ResultNodes:
     classification: Any = None
     uncertainty: Any = None
     report: dict[str, Any] = dataclasses.field(default_factory=dict)
+    engine: Any = None  # the pipeline.PipelineResult, when the run was in this process
 
     def nodes(self) -> list:
         return [node for node in (self.segmentation, self.brain, self.stripped, self.classification,
