@@ -108,9 +108,7 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
         self.ui.autoFillButton.connect("clicked(bool)", self.onAutoFill)
         self.ui.show3DButton.connect("clicked(bool)", self.onShow3D)
-        for combo, key in ((self.ui.stripModelComboBox, "stripModel"),
-                           (self.ui.classifyModelComboBox, "classifyModel"),
-                           (self.ui.segmentModelComboBox, "segmentModel")):
+        for combo, key in self._modelCombos():
             combo.connect("currentIndexChanged(int)", lambda index, combo=combo, key=key: self.onModel(combo, key))
         self.populateModels()
         self.initializeParameterNode()
@@ -149,7 +147,13 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
             self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateButtons)
+            for combo, key in self._modelCombos():
+                combo.setCurrentIndex(max(combo.findData(getattr(self._parameterNode, key)), 0))
             self.updateButtons()
+
+    def _modelCombos(self):
+        return ((self.ui.stripModelComboBox, "stripModel"), (self.ui.classifyModelComboBox, "classifyModel"),
+                (self.ui.segmentModelComboBox, "segmentModel"))
 
     def populateModels(self) -> None:
         """Fill each task's model list from models.json (first entry: the task's default)."""

@@ -11,7 +11,8 @@ Stand-ins, for the application layer only (never for MRML), each saying what it 
 - ``SubjectHierarchyItems``: the application's subject-hierarchy plugin logic, which gives every data node added
   to the scene an item in the hierarchy.
 
-Use ``install()`` once (idempotent), ``reset()`` between tests, ``load_module()`` to import BrainTumorAI.py.
+Use the ``scene`` fixture (``from slicer_harness import scene``): a cleared scene for each test; or call
+``install()`` (idempotent), ``reset()`` and ``load_module()`` (imports BrainTumorAI.py) directly.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import sys
 import types
 import unittest
 from pathlib import Path
+
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODULE_DIR = REPO_ROOT / "BrainTumorAI"
@@ -51,6 +54,12 @@ def reset() -> "slicer.vtkMRMLScene":
     scene = install()
     scene.Clear(0)
     return scene
+
+
+@pytest.fixture
+def scene():
+    """The headless scene, cleared of the previous test's nodes."""
+    return reset()
 
 
 def node_ids(scene=None) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import slicer_harness
+from slicer_harness import scene  # noqa: F401  (fixture)
 
 slicer = pytest.importorskip("slicer")
 
@@ -17,11 +17,6 @@ SAMPLES = {  # orientation of the voxel axes: case folder, file
     "LPS": ("BraTS-GLI-00001-000", "BraTS-GLI-00001-000-t1c.nii.gz"),
     "RAS": ("BraTS-MET-00110-000", "BraTS-MET-00110-000-t1c.nii.gz"),
 }
-
-
-@pytest.fixture
-def scene():
-    return slicer_harness.reset()
 
 
 def test_harness_publishes_real_module_logics(scene):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import slicer_harness
+from slicer_harness import scene  # noqa: F401  (fixture)
 from seg_models import SOFTMAX_OUTPUTS, tiny_card, write_registry
 
 slicer = pytest.importorskip("slicer")
@@ -34,11 +35,6 @@ def tiny_model(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def phantom():
     return make_phantom(seed=8, shape=(40, 40, 32), spacing=(4.0, 4.0, 4.0), oblique=True)
-
-
-@pytest.fixture
-def scene():
-    return slicer_harness.reset()
 
 
 def _volumes(scene, phantom) -> dict:

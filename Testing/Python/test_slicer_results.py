@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import slicer_harness
+from slicer_harness import scene  # noqa: F401  (fixture)
 
 slicer = pytest.importorskip("slicer")
 vtk = pytest.importorskip("vtk")
@@ -24,11 +25,6 @@ REPORT = {"reference": "t1c", "classification": {"label": "glioma", "shares": {"
 @pytest.fixture(scope="module")
 def phantom():
     return make_phantom(seed=5, shape=(48, 44, 36), spacing=(3.0, 3.2, 3.5), oblique=True)
-
-
-@pytest.fixture
-def scene():
-    return slicer_harness.reset()
 
 
 def _reference_in_study(scene, phantom):
