@@ -26,8 +26,8 @@ class ResidualBlock(nn.Module):
                     nn.InstanceNorm3d(out_channels, affine=True)]
 
         self.body = nn.Sequential(
-            *conv(in_channels), nn.LeakyReLU(0.01, inplace=True), nn.Dropout3d(dropout[0]),
-            *conv(out_channels), nn.LeakyReLU(0.01, inplace=True), nn.Dropout3d(dropout[1]),
+            *conv(in_channels), nn.LeakyReLU(0.01, inplace=True), nn.Dropout(dropout[0]),
+            *conv(out_channels), nn.LeakyReLU(0.01, inplace=True), nn.Dropout(dropout[1]),
             *conv(out_channels),
         )
         self.shortcut = nn.Conv3d(in_channels, out_channels, 1)

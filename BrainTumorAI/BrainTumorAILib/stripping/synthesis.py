@@ -22,8 +22,8 @@ from .grid import normalise_intensity
 class Randomisation:
     """Ranges of the random draws (probabilities and bounds); defaults are the bundled model's."""
 
-    grid_shape: tuple[int, int, int] = (64, 80, 64)
-    spacing_mm: float = 3.0
+    grid_shape: tuple[int, int, int] = (48, 60, 48)
+    spacing_mm: float = 4.0
     size_jitter: float = 0.12  # heads scaled by up to +-12 %
     oblique_prob: float = 0.7
     real_contrast_prob: float = 0.35
@@ -79,7 +79,8 @@ def _paint(rng: np.random.Generator, tissues: np.ndarray, r: Randomisation) -> n
 def _acquire(rng: np.random.Generator, image: np.ndarray, r: Randomisation) -> np.ndarray:
     """Bias field, thick slices along one axis (sampled then interpolated back), Rician-like noise, gamma."""
     coarse_bias = rng.normal(size=(4, 4, 4))
-    bias = ndimage.zoom(coarse_bias, np.array(image.shape) / 4, order=3)[tuple(slice(0, n) for n in image.shape)]
+    bias = _fit(ndimage.zoom(coarse_bias, np.array(image.shape) / 4, order=1, grid_mode=True, mode="nearest"),
+                _shape(image))
     image = image * np.exp(r.bias * bias / max(float(np.abs(bias).max()), 1e-6)).astype(np.float32)
     if rng.random() < r.thick_slice_prob:
         axis = int(rng.integers(3))
@@ -99,6 +100,10 @@ def _acquire(rng: np.random.Generator, image: np.ndarray, r: Randomisation) -> n
     image = np.abs(image + rng.normal(0.0, noise, image.shape).astype(np.float32)) if noise > 0 else image
     image = np.clip(image / scale, 0.0, None) ** np.exp(rng.normal(0.0, r.gamma))
     return image.astype(np.float32)
+
+
+def _shape(array: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(n) for n in array.shape)
 
 
 def _fit(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -1,0 +1,78 @@
+"""Skull stripping on phantoms: masks on the input grid for any orientation and voxel size, classical baseline
+quality, and clear errors for bad inputs."""
+
+import numpy as np
+import pytest
+
+from BrainTumorAILib.errors import InputError
+from BrainTumorAILib.image import Image, reorient
+from BrainTumorAILib.phantom import make_phantom
+from BrainTumorAILib.stripping import strip_skull
+from BrainTumorAILib.stripping.postprocess import dice, solid_brain
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    return make_phantom(21)
+
+
+@pytest.mark.parametrize("sequence", ["t1", "t2", "flair"])
+def test_classical_finds_the_phantom_brain(phantom, sequence):
+    result = strip_skull(phantom.images[sequence], modality=sequence, method="classical")
+    assert result.method == "classical" and result.card is None
+    assert dice(result.mask.array, phantom.brain_mask.array) > 0.8
+
+
+def test_brain_output_keeps_input_voxels_inside_the_mask_only(phantom):
+    image = phantom.images["t1c"]
+    result = strip_skull(image, method="classical")
+    inside = result.mask.array > 0
+    np.testing.assert_array_equal(result.brain.array[inside], image.array[inside])
+    assert np.all(result.brain.array[~inside] == 0)
+    assert result.mask.array.dtype == np.uint8 and set(np.unique(result.mask.array)) == {0, 1}
+
+
+@pytest.mark.parametrize("axcodes", ["LPS", "LAS", "PIR"])
+def test_mask_follows_the_input_orientation(phantom, axcodes):
+    """The same head stored in another voxel order gives the same mask, in that voxel order."""
+    image = phantom.images["t1"]
+    reference = strip_skull(image, method="classical").mask
+    turned = reorient(image, axcodes)
+    result = strip_skull(turned, method="classical")
+    assert result.mask.same_grid(turned) and result.mask.orientation == axcodes
+    np.testing.assert_array_equal(reorient(result.mask, "RAS").array, reference.array)
+
+
+def test_anisotropic_oblique_input_gives_a_mask_on_its_grid():
+    phantom = make_phantom(22, shape=(120, 128, 36), spacing=(1.6, 1.6, 5.0), oblique=True)
+    result = strip_skull(phantom.images["t2"], method="classical")
+    assert result.mask.same_grid(phantom.images["t2"])
+    assert dice(result.mask.array, phantom.brain_mask.array) > 0.75
+
+
+def test_solid_brain_keeps_the_largest_component_and_fills_its_holes():
+    mask = np.zeros((20, 20, 20), dtype=bool)
+    mask[2:12, 2:12, 2:12] = True
+    mask[5:8, 5:8, 5:8] = False  # a ventricle
+    mask[15:18, 15:18, 15:18] = True  # a piece of scalp
+    solid = solid_brain(mask)
+    assert solid[6, 6, 6] and not solid[16, 16, 16] and solid.sum() == 1000
+
+
+@pytest.mark.parametrize("method, modality, message", [
+    ("magic", None, "Unknown skull-stripping method"),
+    ("classical", "dwi", "Unknown modality"),
+])
+def test_bad_options_are_named(phantom, method, modality, message):
+    with pytest.raises(InputError, match=message):
+        strip_skull(phantom.images["t1"], modality=modality, method=method)
+
+
+def test_constant_or_flat_images_are_refused(phantom):
+    affine = phantom.images["t1"].affine
+    with pytest.raises(InputError, match="constant"):
+        strip_skull(Image(np.ones((40, 40, 30), np.float32), affine), method="classical")
+    with pytest.raises(InputError, match="3D"):
+        strip_skull(Image(np.ones((40, 40, 1), np.float32), affine), method="classical")
+    with pytest.raises(InputError, match="NaN"):
+        strip_skull(Image(np.full((40, 40, 30), np.nan, np.float32), affine), method="classical")
