@@ -18,6 +18,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from scipy import ndimage
 
+from .. import preprocess
+
 NECROSIS, EDEMA, ENHANCING = 1, 2, 3
 
 
@@ -35,9 +37,20 @@ class PostprocessOptions:
 
 def postprocess(classes: np.ndarray, spacing: Sequence[float], options: PostprocessOptions = PostprocessOptions()
                 ) -> np.ndarray:
-    """A cleaned copy of ``classes`` (uint8, same shape); the input is not modified."""
-    classes = np.array(classes, dtype=np.uint8, copy=True)
-    voxel_ml = float(np.prod(spacing)) / 1000.0
+    """A cleaned copy of ``classes`` (uint8, same shape); the input is not modified.
+
+    Works inside the tumour's bounding box grown by one voxel, which gives the same result as the whole volume
+    (the grown rim is background, so it connects every outside region) at a fraction of the cost.
+    """
+    cleaned = np.array(classes, dtype=np.uint8, copy=True)
+    tumour = cleaned > 0
+    if tumour.any():
+        _clean(cleaned[preprocess.bounding_box(tumour, margin=1).slices], float(np.prod(spacing)) / 1000.0, options)
+    return cleaned
+
+
+def _clean(classes: np.ndarray, voxel_ml: float, options: PostprocessOptions) -> None:
+    """Clean ``classes`` (a view into the whole map) in place."""
     if options.min_component_ml > 0:
         _drop_small_components(classes, int(np.ceil(options.min_component_ml / voxel_ml)))
     if options.fill_holes:
@@ -48,7 +61,6 @@ def postprocess(classes: np.ndarray, spacing: Sequence[float], options: Postproc
         enhancing = classes == ENHANCING
         if 0 < enhancing.sum() * voxel_ml < options.small_et_ml:
             classes[enhancing] = NECROSIS
-    return classes
 
 
 def _drop_small_components(classes: np.ndarray, min_voxels: int) -> None:
