@@ -39,7 +39,7 @@ def flatten_bias(volume: np.ndarray, inside: np.ndarray, sigma_mm: float = 30.0)
     return flat
 
 
-def classical_brain(image: Image, erosion_mm: float = 5.0) -> Image:
+def classical_brain(image: Image, erosion_mm: float = 10.0) -> Image:
     """The brain mask (uint8 0/1) of ``image`` on its 2 mm RAS working grid."""
     coarse = to_coarse(image, SPACING_MM)
     volume = ndimage.gaussian_filter(coarse.array, 0.7)
