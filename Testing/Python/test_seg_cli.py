@@ -74,3 +74,13 @@ def test_evaluate_pairs_cases_prints_a_table_and_writes_a_csv(tmp_path, capsys):
     assert float(rows["caseB"]["ET_dice"]) == 0.0 and float(rows["caseB"]["ET_hd95"]) == 373.13
     assert float(rows["caseB"]["TC_dice"]) == 1.0
     assert float(rows["mean"]["ET_dice"]) == 0.5
+
+
+def test_segment_applies_the_small_et_rule_when_asked(case_dir, tmp_path, capsys):
+    plain, ruled = tmp_path / "plain.nii.gz", tmp_path / "ruled.nii.gz"
+    common = ["segment", "--case", str(case_dir), "--model", "tiny-softmax", "--device", "cpu"]
+    assert main([*common, "-o", str(plain)]) == 0
+    assert main([*common, "--small-et-ml", "1e6", "-o", str(ruled)]) == 0
+    before, after = load_image(plain, label=True).array, load_image(ruled, label=True).array
+    assert (before == 4).any() and not (after == 4).any()
+    np.testing.assert_array_equal(after > 0, before > 0)

@@ -25,6 +25,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                               "implies --tta")
     parser.add_argument("--overlap", type=float, help="sliding-window overlap (default: the model card's)")
     parser.add_argument("--sw-batch-size", type=int, help="windows per batch (default: the model card's)")
+    parser.add_argument("--small-et-ml", type=float, metavar="ML",
+                        help="challenge rule: relabel the enhancing tumour as necrosis when it is under ML in total")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument("--threads", type=int, help="CPU threads (default: $BRAINTUMORAI_THREADS or all cores)")
     parser.add_argument("-o", "--output", required=True, help="label map to write (.nii.gz, .nii or .nrrd)")
@@ -34,9 +36,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(arguments: argparse.Namespace) -> int:
     set_threads(arguments.threads)
     case = load_case(arguments.case_dir, case_paths(arguments))
+    postprocessing = None if arguments.small_et_ml is None else {"small_et_ml": arguments.small_et_ml}
     result = segment_case(case, model_id=arguments.model, labels=arguments.labels,
                           tta=arguments.tta or bool(arguments.uncertainty), reference=arguments.reference,
-                          device=arguments.device, overlap=arguments.overlap, sw_batch_size=arguments.sw_batch_size)
+                          device=arguments.device, overlap=arguments.overlap, sw_batch_size=arguments.sw_batch_size,
+                          postprocessing=postprocessing)
     written = {"labels": str(save_image(result.labels, arguments.output, dtype="uint8"))}
     if arguments.uncertainty:
         written["uncertainty"] = str(save_image(result.uncertainty, arguments.uncertainty, dtype="float32"))

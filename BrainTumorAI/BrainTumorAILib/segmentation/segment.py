@@ -7,7 +7,7 @@ voxel: the brain box, RAS reorientation and any resampling of ``inputs.network_i
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -47,12 +47,12 @@ class SegmentationResult:
 def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brats2021", tta: bool = False,
                  reference: str | None = None, device: str = "auto", progress: Progress | None = None,
                  overlap: float | None = None, sw_batch_size: int | None = None,
-                 postprocessing: PostprocessOptions | None = None) -> SegmentationResult:
+                 postprocessing: Mapping[str, Any] | None = None) -> SegmentationResult:
     """Segment ``case`` with ``model_id`` (default: the registry's default segmentation model).
 
-    ``overlap`` and ``sw_batch_size`` override the card's sliding-window settings; ``postprocessing`` overrides the
-    card's ``inference.postprocessing``. Raises InputError when a sequence the model needs is missing and
-    ModelError when the weights do not fit the model; nothing is written here.
+    ``overlap`` and ``sw_batch_size`` override the card's sliding-window settings; ``postprocessing`` entries
+    override the card's ``inference.postprocessing`` (postprocess.PostprocessOptions fields). Raises InputError when
+    a sequence the model needs is missing and ModelError when the weights do not fit the model; writes nothing.
     """
     report = progress or (lambda fraction, message: None)
     to_convention(np.zeros(1, dtype=np.uint8), labels)  # an unknown convention fails before any work
@@ -76,7 +76,7 @@ def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brat
     report(high, "postprocessing")
     probabilities = grid.to_reference(prediction.probabilities, fill=background_fill(card.outputs))
     reference_image = harmonised.images[reference]
-    options = postprocessing or PostprocessOptions.from_card(card.inference.get("postprocessing"))
+    options = PostprocessOptions.from_card({**card.inference.get("postprocessing", {}), **(postprocessing or {})})
     classes = postprocess(classes_from_probabilities(probabilities, card.outputs), reference_image.spacing, options)
     uncertainty = None
     if prediction.spread is not None:
