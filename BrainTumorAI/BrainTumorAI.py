@@ -387,7 +387,7 @@ class BrainTumorAITest(ScriptedLoadableModuleTest):
         shifted[:3, 3] += 1000.0
         far = add_volume(slicer.mrmlScene, phantom.images["t2"].array, shifted, "far-t2")
         cases = {
-            "missing": ({"flair": inputs["flair"]}, "lacks"),
+            "missing": ({"t1": inputs["t1"]}, "lacks"),
             "2D": ({**inputs, "flair": flat}, "2D"),
             "no overlap": ({**inputs, "t2": far}, "overlap"),
         }
