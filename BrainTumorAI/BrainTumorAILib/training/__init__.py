@@ -1,0 +1,1 @@
+"""Training of the engine's models from JSON configs (``braintumorai train ...``)."""

@@ -1,0 +1,34 @@
+"""Patch sampling and augmentation for segmentation training, with MONAI dictionary transforms.
+
+A sample is ``{"image": (C, I, J, K) float32, "label": (1, I, J, K) class map}`` on the network grid
+(segmentation/inputs.py); the transform returns ``samples_per_case`` augmented patches of ``patch_size``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from monai import transforms as mt
+
+KEYS = ("image", "label")
+
+
+def build_transform(augmentation: Mapping[str, Any]) -> mt.Compose:
+    """Pad to a patch, crop patches around tumour and background (pos:neg), flip, rotate + scale, noise, intensity."""
+    patch = list(augmentation["patch_size"])
+    radians = math.radians(float(augmentation["rotate_deg"]))
+    scale = float(augmentation["scale"])
+    return mt.Compose([
+        mt.SpatialPadd(KEYS, spatial_size=patch),
+        mt.RandCropByPosNegLabeld(KEYS, label_key="label", spatial_size=patch, pos=float(augmentation["pos"]),
+                                  neg=float(augmentation["neg"]), num_samples=int(augmentation["samples_per_case"])),
+        *(mt.RandFlipd(KEYS, prob=float(augmentation["flip_prob"]), spatial_axis=axis) for axis in range(3)),
+        mt.RandAffined(KEYS, prob=float(augmentation["affine_prob"]), rotate_range=(radians,) * 3,
+                       scale_range=(scale,) * 3, mode=("bilinear", "nearest"), padding_mode="zeros"),
+        mt.RandGaussianNoised("image", prob=float(augmentation["noise_prob"]), std=float(augmentation["noise_std"])),
+        mt.RandShiftIntensityd("image", offsets=float(augmentation["shift"]),
+                               prob=float(augmentation["intensity_prob"])),
+        mt.RandScaleIntensityd("image", factors=float(augmentation["scale_intensity"]),
+                               prob=float(augmentation["intensity_prob"])),
+    ])

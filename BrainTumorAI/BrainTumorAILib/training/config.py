@@ -1,0 +1,86 @@
+"""Segmentation training configs (JSON files under Resources/Configs/segmentation).
+
+A config names the network (a model card's ``architecture``), its ``inputs`` and ``outputs``, the shared
+``preprocessing`` (segmentation/inputs.py) and ``inference`` settings, and the recipe: ``loss``, ``augmentation``,
+``optimiser``, ``schedule``. Every field but the network's may be omitted and takes the default below.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..classification.config import merge
+from ..errors import InputError
+
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "preprocessing": {"normalisation": "zscore", "spacing_mm": None, "crop_margin_mm": 8.0},
+    "inference": {"roi_size": [64, 64, 64], "overlap": 0.25, "sw_batch_size": 2},
+    "loss": {"name": "dice_focal", "params": {}},
+    "augmentation": {
+        "patch_size": [64, 64, 64], "samples_per_case": 2, "pos": 2.0, "neg": 1.0,
+        "flip_prob": 0.5, "rotate_deg": 15.0, "scale": 0.15, "affine_prob": 0.3,
+        "noise_std": 0.1, "noise_prob": 0.2, "shift": 0.1, "scale_intensity": 0.1, "intensity_prob": 0.3,
+    },
+    "optimiser": {"lr": 3e-4, "weight_decay": 1e-5, "step_size": 50, "gamma": 0.5},
+    "schedule": {"epochs": 50, "cases_per_epoch": 8, "cases_per_batch": 1, "patience": 15, "validate_every": 1,
+                 "max_minutes": None},
+}
+LOSSES = ("dice_focal", "dice_ce")
+REQUIRED = ("name", "architecture", "inputs", "outputs")
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentationConfig:
+    """A parsed config; ``raw`` is the merged JSON (defaults filled in), ``path`` where it was read."""
+
+    raw: dict[str, Any]
+    path: Path | None = None
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self.raw[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def card_fields(self) -> dict[str, Any]:
+        """The fields a model card of this network copies: architecture, inputs, outputs, preprocessing, inference."""
+        return {key: copy.deepcopy(self.raw[key])
+                for key in ("architecture", "inputs", "outputs", "preprocessing", "inference")}
+
+
+def parse_config(raw: dict[str, Any], path: Path | None = None) -> SegmentationConfig:
+    """Check and complete a config dict; raise InputError naming the file and the problem."""
+    where = f" in {path}" if path else ""
+    missing = [key for key in REQUIRED if key not in raw]
+    if missing:
+        raise InputError(f"Training config lacks {', '.join(missing)}{where}")
+    merged = merge(DEFAULTS, raw)
+    if merged["loss"]["name"] not in LOSSES:
+        raise InputError(f"Unknown loss '{merged['loss']['name']}' (choose {', '.join(LOSSES)}){where}")
+    outputs = merged["outputs"]
+    if outputs.get("activation") not in ("softmax", "sigmoid") or not outputs.get("channels"):
+        raise InputError(f"outputs needs activation softmax|sigmoid and channels{where}")
+    if merged["architecture"].get("params", {}).get("out_channels") != len(outputs["channels"]):
+        raise InputError(f"architecture out_channels does not match the {len(outputs['channels'])} output "
+                         f"channels{where}")
+    if merged["architecture"].get("params", {}).get("in_channels") != len(merged["inputs"]):
+        raise InputError(f"architecture in_channels does not match the {len(merged['inputs'])} inputs{where}")
+    return SegmentationConfig(merged, path)
+
+
+def load_config(path: str | os.PathLike) -> SegmentationConfig:
+    """Read a JSON training config."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"Training config not found: {path}")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise InputError(f"Training config is not valid JSON ({error}): {path}") from error
+    return parse_config(raw, path)

@@ -1,0 +1,49 @@
+"""``braintumorai train segmentation --config FILE [--data DIR] [--out DIR] [--validate-on CASE ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from ..device import set_threads
+
+DEFAULT_DATA = Path(os.environ.get("BRAINTUMORAI_DATA", Path(__file__).resolve().parents[3].parent / "shared" / "data")
+                    ) / "segmentation"
+
+
+def add_parser(targets: argparse._SubParsersAction) -> None:
+    parser = targets.add_parser("segmentation", help="train a tumour segmentation network (torchrun for several "
+                                                     "processes)")
+    parser.add_argument("--config", required=True, help="JSON training config (Resources/Configs/segmentation)")
+    parser.add_argument("--data", default=str(DEFAULT_DATA),
+                        help="folder of BraTS-style labelled cases (default: ../shared/data/segmentation)")
+    parser.add_argument("--out", default="runs/segmentation", help="output folder (weights, checkpoint, history)")
+    parser.add_argument("--validate-on", nargs="+", default=[], metavar="CASE",
+                        help="case folder names held out for validation Dice and early stopping")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--threads", type=int, help="CPU threads (default: $BRAINTUMORAI_THREADS or all cores)")
+    parser.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this wall time "
+                                                          "(overrides the config's schedule.max_minutes)")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    from .config import load_config
+    from .segmentation import train_segmentation
+
+    set_threads(arguments.threads)
+    config = load_config(arguments.config)
+    if arguments.max_minutes is not None:
+        config.schedule["max_minutes"] = arguments.max_minutes
+    summary = train_segmentation(config, arguments.data, arguments.out, arguments.validate_on,
+                                 device=arguments.device, progress=not arguments.no_progress,
+                                 command=shlex.join(["braintumorai", *sys.argv[1:]]), resume=arguments.resume)
+    if summary["epochs_run"] is not None:
+        print(json.dumps({key: summary[key] for key in ("best_epoch", "validation_dice", "seconds")}))
+    return 0
