@@ -12,6 +12,7 @@ import slicer_harness
 from seg_models import SOFTMAX_OUTPUTS, tiny_card, write_registry
 
 slicer = pytest.importorskip("slicer")
+vtk = pytest.importorskip("vtk")
 
 from BrainTumorAILib.image import load_image, save_image  # noqa: E402
 from BrainTumorAILib.phantom import make_phantom  # noqa: E402
@@ -65,6 +66,11 @@ def test_batch_writes_slicer_segmentations_logs_failures_and_skips_finished_case
         assert [segmentation.GetNthSegment(n).GetName() for n in range(3)] == ["Necrosis", "Edema",
                                                                                   "Enhancing tumor"]
         assert all("SCT^49755003" in segmentation.GetNthSegment(n).GetTerminology() for n in range(3))
+        for n in range(3):  # each segment's voxels lie on the t1c grid itself, not a resampled copy
+            labelmap = loaded.GetBinaryLabelmapInternalRepresentation(segmentation.GetNthSegmentID(n))
+            matrix = vtk.vtkMatrix4x4()
+            labelmap.GetImageToWorldMatrix(matrix)
+            np.testing.assert_allclose(slicer.util.arrayFromVTKMatrix(matrix), mrml.ijk_to_ras(t1c), atol=1e-6)
         labels = load_image(folder / "labels.nii.gz", label=True)
         np.testing.assert_allclose(labels.affine, mrml.ijk_to_ras(t1c), atol=1e-4)
         for label, identifier in ((1, "necrosis"), (2, "edema"), (4, "enhancing")):
