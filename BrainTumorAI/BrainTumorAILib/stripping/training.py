@@ -22,6 +22,7 @@ from ..atomic import atomic_path, write_json
 from ..device import seed_everything, select_device
 from ..errors import InputError
 from ..networks import build_network
+from ..preprocess import pad_to_multiple
 from .learned import predict_probability
 from .postprocess import dice, solid_brain
 from .synthesis import Randomisation, synthetic_head
@@ -66,11 +67,15 @@ def random_crop(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, s
     return image[box], mask[box]
 
 
-def evaluate(network: torch.nn.Module, heads: list[tuple[np.ndarray, np.ndarray]], device: torch.device
-             ) -> float:
-    """Mean Dice of the post-processed network masks on whole validation heads."""
+def evaluate(network: torch.nn.Module, heads: list[tuple[np.ndarray, np.ndarray]], device: torch.device,
+             multiple: int) -> float:
+    """Mean Dice of the post-processed network masks on whole validation heads (zero-padded to ``multiple``)."""
     network.eval()
-    scores = [dice(solid_brain(predict_probability(network, image, device) > 0.5), mask) for image, mask in heads]
+    scores = []
+    for image, mask in heads:
+        padded, pad = pad_to_multiple(image, multiple)
+        probability = pad.invert(predict_probability(network, padded, device))
+        scores.append(dice(solid_brain(probability > 0.5), mask))
     network.train()
     return float(np.mean(scores))
 
@@ -113,7 +118,7 @@ def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: st
         schedule.step()
         bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
         if (step + 1) % every == 0 or step + 1 == iterations:
-            score = evaluate(network, heads, torch_device)
+            score = evaluate(network, heads, torch_device, int(config["preprocessing"].get("multiple", 8)))
             history.append({"iteration": step + 1, "loss": float(loss.detach()), "validation_dice": score,
                             "seconds": time.perf_counter() - started})
             log(json.dumps(history[-1]))
