@@ -32,6 +32,9 @@ from .predict import network_input
 from .twins import group_split, random_split, twin_pairs, twin_report, union_find_groups
 
 
+BN_CALIBRATION_IMAGES = 640
+
+
 @dataclasses.dataclass
 class Evaluation:
     """Validation figures: loss, accuracy, confusion matrix (rows = truth, columns = prediction), recall per class."""
@@ -85,6 +88,27 @@ def loss_function(config: dict[str, Any], labels: np.ndarray):
         return per_sample.mean()
 
     return loss
+
+
+def recalibrate_batch_norm(network: torch.nn.Module, images: torch.Tensor, batch_size: int) -> None:
+    """Recompute every batch-norm layer's running statistics on clean (N, S, S) training images ("precise BN").
+
+    The running averages gathered during an epoch lag behind weights that are still moving fast, which made the
+    eval-mode network collapse onto one class while the same weights scored well with batch statistics.
+    """
+    layers = [m for m in network.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not layers:
+        return
+    momenta = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None  # cumulative average over the calibration batches
+    network.train()
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            network(network_input(images[start:start + batch_size]))
+    for layer, momentum in zip(layers, momenta):
+        layer.momentum = momentum
 
 
 def predict_logits(network: torch.nn.Module, images: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -160,6 +184,7 @@ def train(config_source: str | os.PathLike | dict[str, Any], out_dir: str | os.P
             loss.backward()
             optimiser.step()
             total += loss.item() * len(batch)
+        recalibrate_batch_norm(network, train_images[order[:BN_CALIBRATION_IMAGES]], batch_size)
         evaluation = Evaluation.of(predict_logits(network, val_images, batch_size), val_labels)
         scheduler.step(evaluation.loss)
         history.append({"epoch": epoch + 1, "train_loss": round(total / len(order), 5),
