@@ -154,3 +154,12 @@ def test_a_failing_child_reports_the_engine_message(scene, phantom, tmp_path, mo
     job.process.cleanup()
     assert state.returncode == 2 and not state.succeeded
     assert "tiny-seg" in state.error and "sha256" in state.error.lower()
+
+
+def test_test_time_augmentation_adds_an_uncertainty_volume_on_the_reference_grid(scene, phantom, tiny_model):
+    inputs = _volumes(scene, phantom)
+    nodes = PipelineLogic().process(inputs, PipelineOptions(steps=("segment",), device="cpu", tta=True), name="tta")
+    assert nodes.uncertainty is not None and nodes.uncertainty.GetName() == "tta uncertainty"
+    np.testing.assert_allclose(mrml.ijk_to_ras(nodes.uncertainty), mrml.ijk_to_ras(inputs["t1c"]))
+    np.testing.assert_allclose(mrml.image_from_volume(nodes.uncertainty).array,
+                               nodes.engine.segmentation.uncertainty.array, atol=1e-6)
