@@ -4,7 +4,8 @@ Both run the same model card and weights on one 240x240x155 case, each in a fres
 prints each one's wall time and peak RSS (``os.wait4``'s rusage of that child), their ratios, and the Dice between
 their label maps per region. The textbook pipeline is what a MONAI tutorial writes: LoadImaged, Orientationd to
 RAS, Spacingd when the card resamples, NormalizeIntensityd over non-zero voxels per channel, sliding-window inference
-over the whole volume at overlap 0.5 (constant blending) under ``no_grad``, Invertd back to the input grid.
+over the whole volume at overlap 0.5 (constant blending) under ``no_grad``, Invertd back to the input grid. Both then
+apply the same postprocessing (the card's), so that the Dice compares the two inference paths.
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ def _textbook(case_dir: Path, model_id: str, out: Path) -> int:
     from .labels import to_convention
     from .registry import Registry
     from .segmentation.inputs import activate, classes_from_probabilities
+    from .segmentation.postprocess import PostprocessOptions, postprocess
     from .weights import load_model
 
     card = Registry.load().resolve("segmentation", model_id)
@@ -137,8 +139,9 @@ def _textbook(case_dir: Path, model_id: str, out: Path) -> int:
     data["pred"] = activate(logits, card.outputs)[0]
     inverted = mt.Invertd(keys="pred", transform=preprocessing, orig_keys="image", nearest_interp=False)(data)
     probabilities = np.asarray(inverted["pred"].detach().cpu().numpy(), dtype=np.float32)
-    classes = classes_from_probabilities(probabilities, card.outputs)
     grid = load_image(files[keys[0]])
+    options = PostprocessOptions.from_card(card.inference.get("postprocessing"))
+    classes = postprocess(classes_from_probabilities(probabilities, card.outputs), grid.spacing, options)
     save_image(Image(to_convention(classes, "brats2021"), grid.affine), out, dtype="uint8")
     return 0
 
