@@ -53,4 +53,12 @@ def classical_brain(image: Image, erosion_mm: float = 10.0) -> Image:
     core = largest_component(ndimage.binary_erosion(tissue, element))
     brain = ndimage.binary_dilation(core, element) & head
     brain = ndimage.binary_closing(brain, ball(2 * SPACING_MM), border_value=0)
-    return coarse.with_array(solid_brain(brain).astype(np.uint8))
+    return coarse.with_array(fill_planes(solid_brain(brain)).astype(np.uint8))
+
+
+def fill_planes(mask: np.ndarray) -> np.ndarray:
+    """Holes filled in every plane along each axis: dark ventricles and sulci that open to the outside in 3D
+    through a thin channel are closed in 2D. bool (I, J, K)."""
+    for axis in range(3):
+        mask = np.stack([ndimage.binary_fill_holes(plane) for plane in np.moveaxis(mask, axis, 0)], axis=axis)
+    return mask

@@ -1,5 +1,6 @@
 """``python -m BrainTumorAILib.stripping.evaluate --data DIR``: the strippers measured on real data, printed as JSON.
 
+- Dice on held-out synthetic heads (the training config's validation seed stream, never trained on);
 - Dice against the HD-BET mask of the raw TCGA study (``samples/TCGA-FG-6692``, with skull, 5.5 mm slices), for the
   learned and the classical method, on its t1c (the acceptance figure) and on each other sequence resampled onto it;
 - the share of the non-zero brain an already stripped BraTS sample keeps inside the learned mask;
@@ -25,6 +26,23 @@ from .postprocess import dice
 
 TCGA = "samples/TCGA-FG-6692"
 BRATS = "samples/BraTS-GLI-00001-000/BraTS-GLI-00001-000-t1c.nii.gz"
+
+
+def synthetic_dice(model_id: str | None, heads: int = 20) -> dict[str, float]:
+    """Mean and minimum Dice of the learned model on ``heads`` held-out synthetic heads of its training config."""
+    import torch
+
+    from ..registry import MODULE_DIR, Registry
+    from ..weights import load_model
+    from .synthesis import synthetic_head
+    from .training import VALIDATION_STREAM, head_scores, load_strip_config, randomisation_of, sample_seed
+
+    card = Registry.load().resolve("skull_stripping", model_id)
+    config = load_strip_config(MODULE_DIR.parent / card.training["config"])
+    randomisation, seed = randomisation_of(config), int(config["seed"])
+    pairs = [synthetic_head(sample_seed(seed, VALIDATION_STREAM + index), randomisation) for index in range(heads)]
+    scores = head_scores(load_model(card), pairs, torch.device("cpu"), int(card.preprocessing.get("multiple", 8)))
+    return {"heads": heads, "mean": round(float(np.mean(scores)), 4), "min": round(float(np.min(scores)), 4)}
 
 
 def tcga_dice(data: Path, model_id: str | None, overlays: Path | None) -> dict[str, dict[str, float]]:
@@ -102,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = set_threads(arguments.threads)
     data = Path(arguments.data)
     summary = {
+        "synthetic_heldout_dice": synthetic_dice(arguments.model),
         "tcga_dice_vs_hdbet": tcga_dice(data, arguments.model, arguments.overlays),
         "brats_nonzero_kept": brats_kept(data, arguments.model, arguments.overlays),
         "timing_learned": {**timing(arguments.model), "threads": threads},

@@ -67,17 +67,24 @@ def random_crop(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, s
     return image[box], mask[box]
 
 
-def evaluate(network: torch.nn.Module, heads: list[tuple[np.ndarray, np.ndarray]], device: torch.device,
-             multiple: int) -> float:
-    """Mean Dice of the post-processed network masks on whole validation heads (zero-padded to ``multiple``)."""
+def head_scores(network: torch.nn.Module, heads: list[tuple[np.ndarray, np.ndarray]], device: torch.device,
+                multiple: int) -> list[float]:
+    """Dice of the post-processed network mask of each whole head (zero-padded to ``multiple``)."""
     network.eval()
     scores = []
     for image, mask in heads:
         padded, pad = pad_to_multiple(image, multiple)
         probability = pad.invert(predict_probability(network, padded, device))
         scores.append(dice(solid_brain(probability > 0.5), mask))
+    return scores
+
+
+def evaluate(network: torch.nn.Module, heads: list[tuple[np.ndarray, np.ndarray]], device: torch.device,
+             multiple: int) -> float:
+    """Mean Dice on the validation heads; leaves the network in training mode."""
+    score = float(np.mean(head_scores(network, heads, device, multiple)))
     network.train()
-    return float(np.mean(scores))
+    return score
 
 
 def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: str = "auto", progress: bool = True,
