@@ -8,7 +8,8 @@ import sys
 
 from .errors import BrainTumorAIError
 
-COMMANDS = ("case", "models", "run", "train", "classify", "classify-images", "segment", "evaluate", "strip")
+COMMANDS = ("case", "models", "run", "train", "classify", "classify-images", "segment", "evaluate", "strip",
+            "segment-baseline")
 
 
 def build_parser() -> argparse.ArgumentParser:
