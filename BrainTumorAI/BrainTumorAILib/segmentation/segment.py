@@ -7,7 +7,7 @@ voxel: the brain box, RAS reorientation and any resampling of ``inputs.network_i
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -22,7 +22,6 @@ from .inputs import background_fill, classes_from_probabilities, network_input
 from .metrics import volumes_ml
 from .postprocess import PostprocessOptions, postprocess
 
-Progress = Callable[[float, str], None]
 # share of the progress bar of each stage: model, preprocessing, windows, back to the grid and postprocessing
 _WINDOWS_SPAN = (0.1, 0.9)
 
@@ -45,7 +44,7 @@ class SegmentationResult:
 
 
 def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brats2021", tta: bool = False,
-                 reference: str | None = None, device: str = "auto", progress: Progress | None = None,
+                 reference: str | None = None, device: str = "auto", progress: inference.Progress | None = None,
                  overlap: float | None = None, sw_batch_size: int | None = None,
                  postprocessing: Mapping[str, Any] | None = None) -> SegmentationResult:
     """Segment ``case`` with ``model_id`` (default: the registry's default segmentation model).
