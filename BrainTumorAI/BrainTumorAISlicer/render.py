@@ -78,4 +78,4 @@ def _aim_camera(renderer: vtk.vtkRenderer, nodes: list) -> None:
         camera.SetPosition(*(centre + VIEW_DIRECTION / np.linalg.norm(VIEW_DIRECTION) * 500.0))
         camera.SetViewUp(0, 0, 1)
     renderer.ResetCamera()
-    camera.Zoom(1.1)
+    camera.Zoom(1.25)

@@ -101,6 +101,7 @@ def _add_nodes(outputs: EngineOutputs, reference: Any, name: str, scene: Any, ad
         classes = outputs.classes.array
         segments = [(spec, classes == cls) for cls, spec in tumour_segments().items()]
         added.segmentation = mrml.add_segmentation(scene, f"{name} tumour", reference, segments)
+        added.segmentation.GetDisplayNode().SetSegmentOpacity3D("edema", 0.4)  # the core shows through in 3D
     if outputs.brain_mask is not None:
         added.brain = mrml.add_segmentation(scene, f"{name} brain", reference,
                                             [(brain_segment(), outputs.brain_mask.array)])
