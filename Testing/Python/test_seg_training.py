@@ -113,3 +113,22 @@ def test_same_seed_gives_the_same_weights(phantoms, tmp_path):
 def _train(config, root, out):
     train_segmentation(config, root, out, progress=False)
     return out
+
+
+def test_resume_continues_where_the_checkpoint_stopped(phantoms, tmp_path):
+    root, _ = phantoms
+    straight = _train(load_config(tiny_config(tmp_path, epochs=3, cases_per_epoch=2)), root, tmp_path / "straight")
+    out = _train(load_config(tiny_config(tmp_path, epochs=2, cases_per_epoch=2)), root, tmp_path / "resumed")
+    summary = train_segmentation(load_config(tiny_config(tmp_path, epochs=3, cases_per_epoch=2)), root, out,
+                                 progress=False, resume=True)
+    assert summary["epochs_run"] == 3 and summary["resumed"]
+    assert [record["epoch"] for record in json.loads((out / "history.json").read_text())] == [1, 2, 3]
+    first = load_file(str(straight / "model.safetensors"))
+    second = load_file(str(out / "model.safetensors"))
+    assert all(np.array_equal(first[key].numpy(), second[key].numpy()) for key in first)
+
+
+def test_resume_without_checkpoint_is_an_error(phantoms, tmp_path):
+    root, _ = phantoms
+    with pytest.raises(InputError, match="Nothing to resume"):
+        train_segmentation(load_config(tiny_config(tmp_path, epochs=1)), root, tmp_path / "empty", resume=True)
