@@ -132,3 +132,13 @@ def test_resume_without_checkpoint_is_an_error(phantoms, tmp_path):
     root, _ = phantoms
     with pytest.raises(InputError, match="Nothing to resume"):
         train_segmentation(load_config(tiny_config(tmp_path, epochs=1)), root, tmp_path / "empty", resume=True)
+
+
+def test_sigmoid_whole_tumour_recipe_trains_and_scores_wt_only(phantoms, tmp_path):
+    root, names = phantoms
+    config = json.loads(tiny_config(tmp_path, epochs=1, cases_per_epoch=2, validate_every=1).read_text())
+    config.update(inputs=["flair"], outputs={"activation": "sigmoid", "channels": ["WT"]},
+                  loss={"name": "dice_ce", "params": {}})
+    config["architecture"]["params"].update(in_channels=1, out_channels=1)
+    summary = train_segmentation(parse_config(config), root, tmp_path / "wt", [names[-1]], progress=False)
+    assert set(summary["validation_dice"]) == {"WT", "mean"}
