@@ -8,6 +8,7 @@ are the pinned ``Resources/slicer-requirements.txt``, installed with ``pip_ensur
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
 from pathlib import Path
 
 REQUIREMENTS_FILE = Path(__file__).resolve().parent.parent / "Resources" / "slicer-requirements.txt"
@@ -61,7 +62,10 @@ def ensure_installed(*, prompt: bool = True) -> None:
     if pip_ensure is not None:
         from packaging.requirements import Requirement
 
-        pip_ensure([Requirement(line) for line in absent], prompt_install=prompt, requester="BrainTumorAI")
+        options = {"requester": "BrainTumorAI"}
+        asks = [name for name in ("prompt_install", "prompt") if name in inspect.signature(pip_ensure).parameters]
+        options.update({asks[0]: prompt} if asks else {})  # the confirmation flag's name changed between versions
+        pip_ensure([Requirement(line) for line in absent], **options)
     else:
         slicer.util.pip_install(absent)
 
