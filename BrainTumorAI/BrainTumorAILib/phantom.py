@@ -17,17 +17,18 @@ from scipy.spatial.transform import Rotation
 from .image import Image
 
 # tissue codes of Phantom.tissues
-TISSUES = ("air", "scalp", "skull", "csf", "grey", "white", "edema", "necrosis", "enhancing", "eye", "neck")
-AIR, SCALP, SKULL, CSF, GREY, WHITE, EDEMA, NECROSIS, ENHANCING, EYE, NECK = range(len(TISSUES))
+TISSUES = ("air", "scalp", "skull", "csf", "grey", "white", "edema", "necrosis", "enhancing", "eye", "neck", "diploe")
+AIR, SCALP, SKULL, CSF, GREY, WHITE, EDEMA, NECROSIS, ENHANCING, EYE, NECK, DIPLOE = range(len(TISSUES))
 BRAIN_TISSUES = (CSF, GREY, WHITE, EDEMA, NECROSIS, ENHANCING)  # inside the brain mask (CSF there = ventricles)
 
 # mean intensity of each tissue (order of TISSUES) per sequence, on a 0..1 scale, as the sequences weight them:
-# T1 white > grey > CSF; T1c like T1 with a bright enhancing rim; T2 CSF and oedema bright; FLAIR oedema bright, CSF dark
+# T1 white > grey > CSF; T1c like T1 with a bright enhancing rim; T2 CSF and oedema bright; FLAIR oedema bright, CSF dark;
+# the skull's fatty marrow (diploe) is bright on T1 between dark bone tables
 CONTRASTS = {
-    "flair": (0.0, 0.70, 0.05, 0.08, 0.50, 0.38, 0.90, 0.40, 0.65, 0.10, 0.20),
-    "t1": (0.0, 0.90, 0.08, 0.15, 0.45, 0.62, 0.35, 0.20, 0.45, 0.12, 0.35),
-    "t1c": (0.0, 0.90, 0.08, 0.15, 0.45, 0.62, 0.35, 0.20, 0.95, 0.12, 0.35),
-    "t2": (0.0, 0.60, 0.05, 0.95, 0.55, 0.40, 0.80, 0.90, 0.60, 0.95, 0.25),
+    "flair": (0.0, 0.70, 0.05, 0.08, 0.50, 0.38, 0.90, 0.40, 0.65, 0.10, 0.20, 0.55),
+    "t1": (0.0, 0.90, 0.08, 0.15, 0.45, 0.62, 0.35, 0.20, 0.45, 0.12, 0.35, 0.80),
+    "t1c": (0.0, 0.90, 0.08, 0.15, 0.45, 0.62, 0.35, 0.20, 0.95, 0.12, 0.35, 0.80),
+    "t2": (0.0, 0.60, 0.05, 0.95, 0.55, 0.40, 0.80, 0.90, 0.60, 0.95, 0.25, 0.50),
 }
 HEAD_SEMI_AXES_MM = np.array([72.0, 92.0, 80.0])  # scalp surface of an adult head (x, y, z)
 
@@ -151,6 +152,7 @@ def _tissue_map(rng: np.random.Generator, points: np.ndarray, affine: np.ndarray
     x, y, z = points
     head_radius = _deformed_radius(rng, points, np.zeros(3), head_axes, 0.05)
     scalp, bone, csf = rng.uniform(4, 8), rng.uniform(4, 9), rng.uniform(1.5, 4)
+    marrow = rng.uniform(0.2, 0.6) * bone  # diploe in the middle of the bone
     skull_outer, skull_inner = 1 - scalp / size, 1 - (scalp + bone) / size
     brain_level = 1 - (scalp + bone + csf) / size
     bx, by, bz = head_axes * brain_level
@@ -170,6 +172,8 @@ def _tissue_map(rng: np.random.Generator, points: np.ndarray, affine: np.ndarray
     tissues[neck] = NECK
     tissues[head_radius < 1] = SCALP
     tissues[head_radius < skull_outer] = SKULL
+    tissues[head_radius < 1 - (scalp + (bone - marrow) / 2) / size] = DIPLOE
+    tissues[head_radius < 1 - (scalp + (bone + marrow) / 2) / size] = SKULL
     tissues[inside_skull] = CSF
     face_centre = np.array([0.0, 0.45 * head_axes[1], -0.55 * head_axes[2]])
     face = (_deformed_radius(rng, points, face_centre, head_axes * np.array([0.6, 0.55, 0.45]), 0.08, affine) < 1) & (

@@ -58,6 +58,14 @@ def test_learned_mask_on_anisotropic_voxels(registry):
     assert dice(result.mask.array, phantom.brain_mask.array) > 0.6
 
 
+def test_already_stripped_input_keeps_its_whole_brain(registry):
+    phantom = make_phantom(35, shape=(64, 80, 60), spacing=(3.0, 3.0, 3.0))
+    brain = phantom.brain_mask.array > 0
+    stripped = phantom.images["t1c"].with_array(np.where(brain, phantom.images["t1c"].array, 0).astype(np.float32))
+    result = strip_skull(stripped, device="cpu")
+    np.testing.assert_array_equal(result.mask.array > 0, brain)
+
+
 def test_model_for_other_sequences_refuses_a_modality(tiny, monkeypatch):
     folder, _, weights = tiny
     write_strip_registry(folder, weights, monkeypatch, inputs=["t1"])

@@ -1,7 +1,8 @@
 """Skull stripping: a brain mask on the input grid from one MRI sequence (T1, T1c, T2 or FLAIR), learned or classical.
 
 ``strip_skull(image)`` returns a ``StripResult`` whose ``mask`` (uint8 0/1) and ``brain`` (input voxels, 0 outside)
-lie on the input image's grid, whatever its orientation or voxel size.
+lie on the input image's grid, whatever its orientation or voxel size. An input that is already skull-stripped
+(constant background around the brain) keeps its whole brain.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import numpy as np
 from ..case import SEQUENCES
 from ..errors import InputError, ModelError
 from ..image import Image, resample_to
+from ..preprocess import foreground_mask
 from ..registry import ModelCard, Registry
 from .classical import classical_brain
 from .postprocess import solid_brain
 
 METHODS = ("learned", "classical")
 TASK = "skull_stripping"
+STRIPPED_COVER = 0.7
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,12 +46,23 @@ def strip_skull(image: Image, *, modality: str | None = None, method: str = "lea
     card = None
     if method == "learned":
         mask, card = _learned(image, modality, model_id, device)
+        mask = _keep_stripped_brain(image, mask)
     else:
         mask = solid_brain(resample_to(classical_brain(image), image, label=True).array > 0).astype(np.uint8)
     if not mask.any():
         raise InputError(f"No brain was found in {image.name} ({method} skull stripping)")
     brain = np.where(mask > 0, image.array, 0).astype(image.array.dtype, copy=False)
     return StripResult(Image(mask, image.affine, None), Image(brain, image.affine, None), method, card)
+
+
+def _keep_stripped_brain(image: Image, mask: np.ndarray) -> np.ndarray:
+    """An input that is already skull-stripped keeps all of its brain: when the mask covers at least
+    ``STRIPPED_COVER`` of the voxels that differ from the constant background (a raw head is never that much brain),
+    the mask becomes that foreground's largest component with holes filled."""
+    foreground = foreground_mask(image.array)
+    if foreground.all() or np.logical_and(foreground, mask > 0).sum() < STRIPPED_COVER * foreground.sum():
+        return mask
+    return solid_brain(foreground).astype(np.uint8)
 
 
 def _check(image: Image, modality: str | None, method: str) -> None:
