@@ -84,3 +84,18 @@ def test_segment_applies_the_small_et_rule_when_asked(case_dir, tmp_path, capsys
     before, after = load_image(plain, label=True).array, load_image(ruled, label=True).array
     assert (before == 4).any() and not (after == 4).any()
     np.testing.assert_array_equal(after > 0, before > 0)
+
+
+def test_segment_with_weights_of_another_channel_count_fails_clearly_and_writes_nothing(tmp_path, monkeypatch,
+                                                                                        capsys):
+    card, _ = tiny_card("two-inputs", ["flair", "t1c"], SOFTMAX_OUTPUTS)
+    _, four_channel_state = tiny_card("four", ["t1c", "t1", "t2", "flair"], SOFTMAX_OUTPUTS)
+    write_registry(tmp_path, [(card, four_channel_state)], monkeypatch)
+    phantom = make_phantom(6, shape=(24, 24, 24), spacing=(8.0, 8.0, 8.0))
+    paths = {name: save_image(phantom.images[name], tmp_path / "in" / f"{name}.nii.gz") for name in ("flair", "t1c")}
+    out_dir = tmp_path / "out"
+    code = main(["segment", "--flair", str(paths["flair"]), "--t1c", str(paths["t1c"]), "--model", "two-inputs",
+                 "-o", str(out_dir / "labels.nii.gz")])
+    assert code == 2
+    assert "do not fit" in capsys.readouterr().err
+    assert not out_dir.exists()
