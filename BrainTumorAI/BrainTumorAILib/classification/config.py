@@ -1,8 +1,9 @@
 """Classifier training configs (JSON under Resources/Configs/classification); omitted fields take ``DEFAULTS``.
 
 ``split.kind`` is ``twin`` (whole near-duplicate groups on one side, the honest split) or ``random`` (the naive
-split the seeds used, kept to measure how much it inflates accuracy). ``early_stopping`` and ``reduce_lr`` follow
-seed 000: stop after ``patience`` epochs without a validation-accuracy gain and restore the best epoch; multiply the
+split the seeds used, kept to measure how much it inflates accuracy). ``init_from`` (a run's model.safetensors)
+starts from an earlier stage's weights, e.g. to continue at a lower rate. ``early_stopping`` and ``reduce_lr``
+follow seed 000: stop after ``patience`` epochs without a validation-accuracy gain and restore the best epoch; multiply the
 learning rate by ``factor`` after ``patience`` epochs without a validation-loss gain, down to ``min_lr``.
 """
 
@@ -21,6 +22,7 @@ LOSSES = ("cross_entropy", "kl_divergence")
 SPLITS = ("twin", "random")
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
+    "init_from": None,
     "data": "../shared/data/classification/masoud-train",
     "max_images_per_class": None,
     "image_size": 128,
@@ -72,7 +74,12 @@ def load_config(source: str | os.PathLike | dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def data_dir(config: dict[str, Any]) -> Path:
-    """The dataset folder: ``$BRAINTUMORAI_DATA/classification/...`` style paths resolve against the repo root."""
-    path = Path(os.path.expandvars(config["data"]))
+def resolve(path: str | os.PathLike) -> Path:
+    """A config path with $VARIABLES expanded; a relative one is taken from the repository root."""
+    path = Path(os.path.expandvars(str(path)))
     return path if path.is_absolute() else REPO_ROOT / path
+
+
+def data_dir(config: dict[str, Any]) -> Path:
+    """The dataset folder named by ``config["data"]``."""
+    return resolve(config["data"])

@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..networks import build_network
 from ..weights import sha256_of
 from .augment import Augmentation, augment
-from .config import data_dir, load_config
+from .config import data_dir, load_config, resolve
 from .dataset import CLASSES, Sample, find_samples, load_arrays
 from .predict import network_input
 from .twins import group_split, random_split, twin_pairs, twin_report, union_find_groups
@@ -146,6 +146,8 @@ def train(config_source: str | os.PathLike | dict[str, Any], out_dir: str | os.P
     leaked = int(np.isin(groups[val_index], groups[train_index]).sum())
 
     network = build_network(config["architecture"])
+    if config.get("init_from"):
+        network.load_state_dict(load_weights(resolve(config["init_from"])))
     optimiser_settings = config["optimiser"]
     if optimiser_settings["name"] == "sgd":
         optimiser = torch.optim.SGD(network.parameters(), lr=optimiser_settings["lr"],
@@ -217,6 +219,15 @@ def summary(facts: dict[str, Any], best_epoch: int, evaluation: Evaluation, hist
                        "confusion_axes": "rows = truth, columns = prediction, order " + ",".join(CLASSES)},
         "training_seconds": round(seconds, 1), "history": history, "validation_files": validation_files,
     }
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A float32 state dict from a run's ``model.safetensors`` (``init_from``: continue from an earlier stage)."""
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise InputError(f"init_from weights not found: {path}")
+    return {key: value.float() if value.is_floating_point() else value for key, value in load_file(str(path)).items()}
 
 
 def save_weights(state: dict[str, torch.Tensor], path: Path) -> Path:
