@@ -65,3 +65,17 @@ def test_classify_images_with_only_bad_files_fails_clearly(tiny_registry, tmp_pa
     assert main(["classify-images", str(bad), "--csv", str(tmp_path / "out.csv")]) == 2
     assert "No image could be classified" in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_init_from_continues_a_run_and_a_missing_file_is_named(tmp_path):
+    from BrainTumorAILib.errors import InputError
+
+    data = write_dataset(tmp_path / "data", per_class=6, seed=2)
+    train(tiny_config(data, epochs=1), tmp_path / "first", threads=1, progress=False)
+    weights = tmp_path / "first" / "model.safetensors"
+    second = train(tiny_config(data, epochs=1, init_from=str(weights)), tmp_path / "second", threads=1,
+                   progress=False)
+    assert second["complete"] and second["epochs_run"] == 1
+    with pytest.raises(InputError, match="init_from weights not found.*nowhere.safetensors"):
+        train(tiny_config(data, epochs=1, init_from=str(tmp_path / "nowhere.safetensors")), tmp_path / "third",
+              threads=1, progress=False)
