@@ -2,7 +2,8 @@
 
 A case is either a file directly in the folder (``BraTS-GLI-00001-000-seg.nii.gz`` -> ``BraTS-GLI-00001-000``:
 the extension and a trailing seg / label / labels / pred / prediction / truth token are dropped) or a sub-folder
-holding exactly one label map (``brats_2013_pat0003_1/OTMultiClass.nii.gz`` -> ``brats_2013_pat0003_1``).
+holding exactly one label map (``brats_2013_pat0003_1/OTMultiClass.nii.gz`` -> ``brats_2013_pat0003_1``: a file
+named seg / label / OTMultiClass / truth / pred / gt, or the folder's only image); other folders are skipped.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def find_label_maps(folder: str | os.PathLike) -> dict[str, Path]:
             found[case_name(entry.name)] = entry  # type: ignore[index]
         elif entry.is_dir():
             images = [path for path in sorted(entry.iterdir()) if path.is_file() and case_name(path.name)]
-            labelled = [path for path in images if _LABEL_NAME.search(path.name)] or images
+            labelled = [path for path in images if _LABEL_NAME.search(path.name)]
+            labelled = labelled or (images if len(images) == 1 else [])
             if len(labelled) == 1:
                 found[entry.name] = labelled[0]
             elif len(labelled) > 1:
