@@ -40,11 +40,13 @@ def case_folders(cases_dir: Path) -> list[Path]:
 
 
 def run_batch(cases_dir: str | Path, out_dir: str | Path, process: Callable[[Path, Path], str],
-              log: TextIO = sys.stderr) -> BatchSummary:
+              log: TextIO | None = None) -> BatchSummary:
     """Call ``process(case_folder, case_out_dir) -> summary line`` for each case not yet finished.
 
-    A case is finished when its output folder holds report.json (written last). One line per case goes to ``log``.
+    A case is finished when its output folder holds report.json (written last). One line per case goes to ``log``
+    (default: the standard error stream in force at the call).
     """
+    log = log or sys.stderr
     folders = case_folders(Path(cases_dir))
     summary = BatchSummary()
     for index, folder in enumerate(folders, start=1):

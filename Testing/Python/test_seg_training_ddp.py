@@ -36,7 +36,10 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     train_segmentation(single, root, tmp_path / "one", [names[-1]], device="cpu", progress=False)
     distributed_weights = load_file(str(out / "model.safetensors"))
     single_weights = load_file(str(tmp_path / "one" / "model.safetensors"))
-    # Adam moves each weight by ~lr = 0.01 per step: unsynchronised or differently fed ranks would differ by that much,
-    # float summation order alone by ~1e-4
-    for key, value in single_weights.items():
-        np.testing.assert_allclose(distributed_weights[key].numpy(), value.numpy(), atol=1e-3, err_msg=key)
+    # Adam moves each weight by ~lr = 0.01 per step: unsynchronised or differently fed ranks would differ by that much
+    # almost everywhere. Float summation order alone gives ~1e-4, and Adam's normalisation can blow that up to ~1e-3
+    # for the odd weight whose gradient is near zero, so the test bounds the typical and the worst difference apart.
+    differences = np.concatenate([np.abs(distributed_weights[key].numpy() - value.numpy()).ravel()
+                                  for key, value in single_weights.items()])
+    assert np.mean(differences > 1e-3) < 1e-3
+    assert differences.max() < 5e-3
