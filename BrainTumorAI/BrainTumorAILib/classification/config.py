@@ -9,12 +9,11 @@ learning rate by ``factor`` after ``patience`` epochs without a validation-loss 
 
 from __future__ import annotations
 
-import copy
-import json
 import os
 from pathlib import Path
 from typing import Any
 
+from ..config_files import merge, read_config, require
 from ..errors import InputError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -40,30 +39,11 @@ DEFAULTS: dict[str, Any] = {
 REQUIRED = ("name", "architecture")
 
 
-def merge(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """``defaults`` with ``given`` laid over it, dictionaries merged key by key."""
-    merged = copy.deepcopy(defaults)
-    for key, value in given.items():
-        merged[key] = merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
-            else copy.deepcopy(value)
-    return merged
-
-
 def load_config(source: str | os.PathLike | dict[str, Any]) -> dict[str, Any]:
     """A config file (or dict) merged over ``DEFAULTS`` and checked; errors name the file and the field."""
     where = "config" if isinstance(source, dict) else str(source)
-    if isinstance(source, dict):
-        given = source
-    else:
-        try:
-            given = json.loads(Path(source).read_text())
-        except FileNotFoundError as error:
-            raise InputError(f"Training config not found: {source}") from error
-        except json.JSONDecodeError as error:
-            raise InputError(f"Training config is not valid JSON ({error}): {source}") from error
-    missing = [key for key in REQUIRED if key not in given]
-    if missing:
-        raise InputError(f"Training config lacks {', '.join(missing)}: {where}")
+    given = source if isinstance(source, dict) else read_config(source)
+    require(given, REQUIRED, where)
     config = merge(DEFAULTS, given)
     if config["loss"]["name"] not in LOSSES:
         raise InputError(f"Unknown loss '{config['loss']['name']}' (choose {', '.join(LOSSES)}): {where}")

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from ..atomic import atomic_path, write_json
 from ..device import seed_everything, select_device
+from ..config_files import read_config
 from ..errors import InputError
 from ..networks import build_network
 from ..preprocess import pad_to_multiple
@@ -33,17 +34,7 @@ REQUIRED = ("seed", "architecture", "preprocessing", "iterations", "crop", "lr")
 
 def load_strip_config(path: str | os.PathLike) -> dict[str, Any]:
     """Read and check a stripper training config (JSON); InputError names the file and the problem."""
-    path = Path(path)
-    try:
-        config = json.loads(path.read_text())
-    except FileNotFoundError as error:
-        raise InputError(f"Training config not found: {path}") from error
-    except json.JSONDecodeError as error:
-        raise InputError(f"Training config is not valid JSON ({error}): {path}") from error
-    missing = [key for key in REQUIRED if key not in config]
-    if missing:
-        raise InputError(f"Training config lacks {', '.join(missing)}: {path}")
-    return config
+    return read_config(path, REQUIRED)
 
 
 def sample_seed(seed: int, index: int) -> int:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from ..classification.config import merge
+from ..config_files import merge, read_config
 from ..errors import InputError
 
 DEFAULTS: dict[str, Any] = {
@@ -76,11 +75,4 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> SegmentationC
 
 def load_config(path: str | os.PathLike) -> SegmentationConfig:
     """Read a JSON training config."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"Training config not found: {path}")
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise InputError(f"Training config is not valid JSON ({error}): {path}") from error
-    return parse_config(raw, path)
+    return parse_config(read_config(path), Path(path))
