@@ -10,11 +10,15 @@ import pytest
 from safetensors.torch import load_file
 from seg_training_data import CONFIGS, write_case, write_phantoms, tiny_config
 
+from BrainTumorAILib.cli import main
 from BrainTumorAILib.errors import InputError
+from BrainTumorAILib.image import load_image
+from BrainTumorAILib.labels import from_convention
 from BrainTumorAILib.networks import build_network
 from BrainTumorAILib.training.config import load_config, parse_config
 from BrainTumorAILib.training.datasets import discover, select
 from BrainTumorAILib.training.segmentation import train_segmentation
+from BrainTumorAILib.training.validation import region_dice
 
 AFFINE = np.diag([2.0, 2.0, 2.0, 1.0])
 
@@ -96,6 +100,22 @@ def test_tiny_training_learns_the_phantom_tumour(phantoms, tmp_path):
     assert (out / "model.safetensors").is_file() and (out / "checkpoint.pt").is_file()
     written = json.loads((out / "training.json").read_text())
     assert written["best_epoch"] == summary["best_epoch"]
+
+    # the run's weights through the shipped `segment` command score what the training's validation measured
+    predicted = tmp_path / "held-out-seg.nii.gz"
+    assert main(["segment", "--trained", str(out), "--case", str(root / names[-1]), "--device", "cpu",
+                 "-o", str(predicted)]) == 0
+    truth = discover(root)[-1].load(["flair"])[1]
+    scores = region_dice(from_convention(load_image(predicted, label=True).array), truth)
+    assert scores == pytest.approx(summary["validation_per_case"][names[-1]], abs=1e-6)
+
+
+def test_segment_with_a_folder_that_is_no_training_run_fails_clearly(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    assert main(["segment", "--trained", str(tmp_path / "run"), "--flair", "f.nii.gz", "-o",
+                 str(tmp_path / "x.nii.gz")]) == 2
+    assert "Not a finished training run (no training.json)" in capsys.readouterr().err
+    assert not (tmp_path / "x.nii.gz").exists()
 
 
 def test_same_seed_gives_the_same_weights(phantoms, tmp_path):

@@ -10,6 +10,7 @@ from ..device import DEVICE_CHOICES, set_threads
 from ..image import save_image
 from ..labels import CONVENTIONS
 from ..segmentation import segment_case
+from ..training.trained import card_of_run
 from .case import add_case_inputs, case_paths
 
 
@@ -17,7 +18,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "segment", help="segment the tumour (necrosis, oedema, enhancing) on the reference input's grid")
     add_case_inputs(parser, folder_flag=True)
-    parser.add_argument("--model", help="segmentation model id (default: the registry's default)")
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument("--model", help="segmentation model id (default: the registry's default)")
+    model.add_argument("--trained", metavar="RUN_DIR",
+                       help="use the weights of a `train segmentation` output folder instead of a registry model")
     parser.add_argument("--labels", choices=tuple(CONVENTIONS), default="brats2021",
                         help="label convention of the output file (default: brats2021, ET = 4)")
     parser.add_argument("--tta", action="store_true", help="average over flips (4 passes) and measure their spread")
@@ -35,12 +39,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     set_threads(arguments.threads)
+    card = card_of_run(arguments.trained) if arguments.trained else None
     case = load_case(arguments.case_dir, case_paths(arguments))
     postprocessing = None if arguments.small_et_ml is None else {"small_et_ml": arguments.small_et_ml}
     result = segment_case(case, model_id=arguments.model, labels=arguments.labels,
                           tta=arguments.tta or bool(arguments.uncertainty), reference=arguments.reference,
                           device=arguments.device, overlap=arguments.overlap, sw_batch_size=arguments.sw_batch_size,
-                          postprocessing=postprocessing)
+                          postprocessing=postprocessing, card=card)
     written = {"labels": str(save_image(result.labels, arguments.output, dtype="uint8"))}
     if arguments.uncertainty:
         written["uncertainty"] = str(save_image(result.uncertainty, arguments.uncertainty, dtype="float32"))

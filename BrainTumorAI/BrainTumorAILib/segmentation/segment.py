@@ -46,8 +46,10 @@ class SegmentationResult:
 def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brats2021", tta: bool = False,
                  reference: str | None = None, device: str = "auto", progress: inference.Progress | None = None,
                  overlap: float | None = None, sw_batch_size: int | None = None,
-                 postprocessing: Mapping[str, Any] | None = None) -> SegmentationResult:
-    """Segment ``case`` with ``model_id`` (default: the registry's default segmentation model).
+                 postprocessing: Mapping[str, Any] | None = None, card: ModelCard | None = None
+                 ) -> SegmentationResult:
+    """Segment ``case`` with ``model_id`` (default: the registry's default segmentation model), or with ``card``
+    when given (a model outside the registry, such as a training run's).
 
     ``overlap`` and ``sw_batch_size`` override the card's sliding-window settings; ``postprocessing`` entries
     override the card's ``inference.postprocessing`` (postprocess.PostprocessOptions fields). Raises InputError when
@@ -55,7 +57,7 @@ def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brat
     """
     report = progress or (lambda fraction, message: None)
     to_convention(np.zeros(1, dtype=np.uint8), labels)  # an unknown convention fails before any work
-    card = Registry.load().resolve("segmentation", model_id)
+    card = card or Registry.load().resolve("segmentation", model_id)
     case.require(card.inputs, f"segmentation model '{card.id}'")
     reference = case.reference_sequence(reference)
     needed = Case({name: case.images[name] for name in {*card.inputs, reference}}, case.name)

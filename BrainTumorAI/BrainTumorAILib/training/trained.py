@@ -1,0 +1,39 @@
+"""A model card for a training run's output folder, so that ``segment --trained DIR`` runs weights never registered
+(for example each leave-one-case-out fold) through exactly the path of the bundled model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import InputError
+from ..registry import ModelCard
+from ..weights import sha256_of
+from .config import parse_config
+
+WEIGHTS = "model.safetensors"
+SUMMARY = "training.json"
+
+
+def card_of_run(folder: str | Path) -> ModelCard:
+    """The card of ``folder`` (written by ``train segmentation``): its config's network, inputs, outputs,
+    preprocessing and inference, and its ``model.safetensors`` checked by sha256 like any bundled weights."""
+    folder = Path(folder)
+    summary_path, weights_path = folder / SUMMARY, folder / WEIGHTS
+    for path in (summary_path, weights_path):
+        if not path.is_file():
+            raise InputError(f"Not a finished training run (no {path.name}): {folder}")
+    try:
+        summary = json.loads(summary_path.read_text())
+        config = parse_config(summary["config"], summary_path)
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise InputError(f"Training summary is unreadable ({error}): {summary_path}") from error
+    return ModelCard(
+        id=f"run:{folder.resolve().name}", task="segmentation", title=f"training run {folder}", version="run",
+        weights={"file": WEIGHTS, "sha256": sha256_of(weights_path), "size_bytes": weights_path.stat().st_size,
+                 "format": "safetensors"},
+        license="as the training data", intended_use="evaluation of a training run",
+        training={"command": summary.get("command"), "validation_cases": summary.get("validation_cases", [])},
+        metrics={"validation_dice": summary.get("validation_dice")}, models_dir=folder.resolve(),
+        **config.card_fields(),
+    )
