@@ -19,7 +19,6 @@ from .image import Image
 # tissue codes of Phantom.tissues
 TISSUES = ("air", "scalp", "skull", "csf", "grey", "white", "edema", "necrosis", "enhancing", "eye", "neck", "diploe")
 AIR, SCALP, SKULL, CSF, GREY, WHITE, EDEMA, NECROSIS, ENHANCING, EYE, NECK, DIPLOE = range(len(TISSUES))
-BRAIN_TISSUES = (CSF, GREY, WHITE, EDEMA, NECROSIS, ENHANCING)  # inside the brain mask (CSF there = ventricles)
 
 # mean intensity of each tissue (order of TISSUES) per sequence, on a 0..1 scale, as the sequences weight them:
 # T1 white > grey > CSF; T1c like T1 with a bright enhancing rim; T2 CSF and oedema bright; FLAIR oedema bright, CSF dark;
@@ -39,7 +38,7 @@ class Phantom:
 
     images: dict[str, Image]  # "flair", "t1", "t1c", "t2": float32, 0..~1
     labels: Image  # tumour class map uint8: 0 background, 1 NCR, 2 ED, 3 ET (labels.py)
-    brain_mask: Image  # uint8 0/1: grey and white matter, ventricles, tumour
+    brain_mask: Image  # uint8 0/1: grey and white matter, ventricles, tumour; not the CSF between brain and skull
     head_mask: Image  # uint8 0/1: everything that is not air
     tissues: Image  # uint8 codes of TISSUES, for synthesising other contrasts
 
@@ -66,7 +65,7 @@ def make_phantom(seed: int, shape: tuple[int, int, int] = (96, 96, 80),
         rotation = Rotation.from_rotvec(axis / np.linalg.norm(axis) * np.deg2rad(turn.uniform(10, 25))).as_matrix()
     affine = phantom_affine(shape, spacing, rotation)
     points = _world_points(shape, affine)
-    tissues = _tissue_map(rng, points, affine, shape, tumour)
+    tissues, brain = _tissue_map(rng, points, affine, shape, tumour)
     texture = 1.0 + 0.04 * _smooth_field(rng, points, wavelength_mm=30.0)
     noise = rng.normal(0.0, 0.012, size=shape).astype(np.float32)
     images = {}
@@ -77,9 +76,9 @@ def make_phantom(seed: int, shape: tuple[int, int, int] = (96, 96, 80),
     labels[tissues == NECROSIS] = 1
     labels[tissues == EDEMA] = 2
     labels[tissues == ENHANCING] = 3
-    brain = np.isin(tissues, BRAIN_TISSUES).astype(np.uint8)
     head = (tissues != AIR).astype(np.uint8)
-    return Phantom(images, Image(labels, affine), Image(brain, affine), Image(head, affine), Image(tissues, affine))
+    return Phantom(images, Image(labels, affine), Image(brain.astype(np.uint8), affine), Image(head, affine),
+                   Image(tissues, affine))
 
 
 def _world_points(shape: tuple[int, int, int], affine: np.ndarray) -> np.ndarray:
@@ -144,8 +143,9 @@ def _head_scale(affine: np.ndarray, shape: tuple[int, int, int], semi_axes: np.n
 
 
 def _tissue_map(rng: np.random.Generator, points: np.ndarray, affine: np.ndarray, shape: tuple[int, int, int],
-                tumour: bool) -> np.ndarray:
-    """Tissue codes (TISSUES) of every voxel, shape (I, J, K) uint8."""
+                tumour: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Tissue codes (TISSUES) of every voxel, uint8 (I, J, K), and the brain mask, bool (I, J, K): the cerebrum,
+    cerebellum and brainstem with their ventricles and tumour, without the CSF rim around them."""
     head_axes = HEAD_SEMI_AXES_MM * rng.uniform(0.9, 1.05, size=3)
     head_axes = head_axes * _head_scale(affine, shape, head_axes * 1.15)
     size = float(head_axes.mean())
@@ -196,7 +196,7 @@ def _tissue_map(rng: np.random.Generator, points: np.ndarray, affine: np.ndarray
         tissues[ventricle & brain] = CSF
     if tumour:
         _add_tumour(rng, points, affine, tissues, brain & (z > floor + 10), np.array([bx, by, bz]))
-    return tissues
+    return tissues, brain
 
 
 def _add_tumour(rng: np.random.Generator, points: np.ndarray, affine: np.ndarray, tissues: np.ndarray,

@@ -16,7 +16,7 @@ TINY_CONFIG: dict[str, Any] = {
     "architecture": {"name": "ResidualUNet3D",
                      "params": {"in_channels": 1, "out_channels": 1, "features": [4, 8, 16], "dropout": [0.0, 0.0]}},
     "preprocessing": {"spacing_mm": 6.0, "multiple": 4},
-    "synthesis": {"grid_shape": [32, 40, 32], "real_contrast_prob": 1.0, "stripped_prob": 0.0, "fov_cut_prob": 0.0,
+    "synthesis": {"grid_shape": [32, 40, 32], "real_contrast_prob": 1.0, "stripped_prob": 0.3, "fov_cut_prob": 0.0,
                   "thick_slice_prob": 0.0, "oblique_prob": 0.0},
     "crop": [32, 40, 32],
     "batch_size": 2,

@@ -1,7 +1,10 @@
 """Synthetic training heads for the learned stripper, randomised far beyond realism (SynthStrip's idea).
 
 Each sample is a phantom head (phantom.py) drawn on the stripper's RAS working grid with a random pose and size,
-then painted with a random intensity per tissue (or a jittered real contrast), tissue texture, partial-volume
+given anatomy the phantom lacks (the CSF around the brain as its own label, thickened by a random smooth amount
+that is taken from the brain; CSF-filled sulci in the brain's outer layer, which stay brain; muscle patches in the
+scalp and neck), then painted with a random intensity per
+label (or a jittered real contrast), tissue texture, partial-volume
 blur, a smooth multiplicative bias field, thick slices along a random axis (1-6 mm acquisitions brought back to
 the working grid), noise, a gamma curve, sometimes a cut field of view or an already stripped brain. So the
 network learns the brain's shape and context, not one contrast.
@@ -14,8 +17,11 @@ import dataclasses
 import numpy as np
 from scipy import ndimage
 
-from ..phantom import AIR, CONTRASTS, TISSUES, make_phantom
+from ..phantom import AIR, CONTRASTS, CSF, GREY, NECK, SCALP, TISSUES, WHITE, make_phantom
 from .grid import normalise_intensity
+
+OUTER_CSF, MUSCLE = len(TISSUES), len(TISSUES) + 1  # labels beyond the phantom's tissue codes
+LABELS = len(TISSUES) + 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +42,10 @@ class Randomisation:
     gamma: float = 0.3
     fov_cut_prob: float = 0.3
     stripped_prob: float = 0.12
+    csf_extra_prob: float = 0.6  # share of heads whose brain loses a smooth random depth to the CSF around it
+    csf_extra_mm: float = 7.0  # largest such depth
+    sulci_prob: float = 0.7
+    muscle_prob: float = 0.5
 
 
 def synthetic_head(seed: int, randomisation: Randomisation = Randomisation()) -> tuple[np.ndarray, np.ndarray]:
@@ -45,7 +55,8 @@ def synthetic_head(seed: int, randomisation: Randomisation = Randomisation()) ->
     spacing = r.spacing_mm * (1 + rng.uniform(-r.size_jitter, r.size_jitter))
     phantom = make_phantom(int(rng.integers(2**31)), shape=r.grid_shape, spacing=(spacing,) * 3,
                            oblique=bool(rng.random() < r.oblique_prob), tumour=bool(rng.random() < 0.8))
-    tissues, brain = phantom.tissues.array, phantom.brain_mask.array.astype(bool)
+    tissues, brain = _vary_anatomy(np.random.default_rng([seed, 1]), phantom.tissues.array,
+                                   phantom.brain_mask.array.astype(bool), spacing, r)
     image = _paint(rng, tissues, r)
     if rng.random() < r.stripped_prob:
         image = np.where(brain, image, 0.0).astype(np.float32)
@@ -63,16 +74,41 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: float
     return field / max(float(field.std()), 1e-6)
 
 
-def _paint(rng: np.random.Generator, tissues: np.ndarray, r: Randomisation) -> np.ndarray:
-    """Random intensity per tissue with texture and partial-volume blur, float32 (I, J, K)."""
+def _vary_anatomy(rng: np.random.Generator, tissues: np.ndarray, brain: np.ndarray, spacing_mm: float,
+                  r: Randomisation) -> tuple[np.ndarray, np.ndarray]:
+    """Label map (I, J, K) uint8 with OUTER_CSF for the CSF around the brain, sometimes deepened into the brain by
+    a smooth random 0..``csf_extra_mm`` (those voxels leave the brain mask), sulci of OUTER_CSF in the outer
+    6-15 mm of grey and white matter (they stay in the brain mask), and MUSCLE patches in the scalp and neck;
+    returns (labels, brain mask bool)."""
+    labels = tissues.copy()
+    outer = (tissues == CSF) & ~brain
+    if rng.random() < r.csf_extra_prob:
+        depth = ndimage.distance_transform_edt(brain, sampling=spacing_mm)  # mm to the nearest voxel outside
+        share = np.clip(0.5 + 0.4 * _smooth_noise(rng, brain.shape, 15.0 / spacing_mm), 0.0, 1.0)
+        lost = brain & (depth <= r.csf_extra_mm * rng.uniform(0.3, 1.0) * share)
+        brain, outer = brain & ~lost, outer | lost
+    labels[outer] = OUTER_CSF
+    if rng.random() < r.sulci_prob:
+        depth = ndimage.distance_transform_edt(brain, sampling=spacing_mm)
+        lines = np.abs(_smooth_noise(rng, brain.shape, 4.0 / spacing_mm)) < rng.uniform(0.1, 0.3)
+        labels[lines & (depth < rng.uniform(6.0, 15.0)) & np.isin(tissues, (GREY, WHITE)) & brain] = OUTER_CSF
+    if rng.random() < r.muscle_prob:
+        soft = np.isin(tissues, (SCALP, NECK))
+        labels[soft & (_smooth_noise(rng, brain.shape, 6.0 / spacing_mm) > rng.uniform(-0.5, 1.0))] = MUSCLE
+    return labels, brain
+
+
+def _paint(rng: np.random.Generator, labels: np.ndarray, r: Randomisation) -> np.ndarray:
+    """Random intensity per label with texture and partial-volume blur, float32 (I, J, K)."""
     if rng.random() < r.real_contrast_prob:
         sequence = list(CONTRASTS)[int(rng.integers(len(CONTRASTS)))]
-        means = np.asarray(CONTRASTS[sequence]) * rng.uniform(0.8, 1.2, len(TISSUES))
+        real = CONTRASTS[sequence]
+        means = np.asarray([*real, real[CSF], real[NECK]]) * rng.uniform(0.8, 1.2, LABELS)
     else:
-        means = rng.uniform(0.0, 1.0, len(TISSUES))
+        means = rng.uniform(0.0, 1.0, LABELS)
     means[AIR] = rng.uniform(0.0, 0.1)
-    image = means.astype(np.float32)[tissues]
-    image *= 1 + r.texture * _smooth_noise(rng, tissues.shape, rng.uniform(0.5, 2.0))
+    image = means.astype(np.float32)[labels]
+    image *= 1 + r.texture * _smooth_noise(rng, labels.shape, rng.uniform(0.5, 2.0))
     return ndimage.gaussian_filter(image, rng.uniform(*r.blur_voxels))
 
 

@@ -1,7 +1,8 @@
 """Training the learned stripper on synthetic heads: ``braintumorai train strip --config FILE``.
 
-Every sample is drawn from its own seed (the config's seed and the sample's index), so a run is deterministic;
-held-out validation heads come from another seed stream. Writes ``weights.safetensors``, ``history.json`` and
+Every sample is drawn from its own seed (the config's seed and the sample's index), so a run is deterministic
+whether the heads are made in the training process or in ``workers`` background processes (config key, default
+0) while the network trains; held-out validation heads come from another seed stream. Writes ``weights.safetensors``, ``history.json`` and
 ``summary.json`` (metrics and the card fields) into the output folder, each atomically.
 """
 
@@ -58,6 +59,25 @@ def random_crop(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, s
     return image[box], mask[box]
 
 
+class TrainingBatches(torch.utils.data.Dataset):
+    """Item ``step``: (images, masks), float32 tensors (batch, 1, *crop), random crops of that step's synthetic
+    heads (sample indices step * batch ... step * batch + batch - 1)."""
+
+    def __init__(self, seed: int, randomisation: Randomisation, crop: tuple[int, int, int], batch: int, steps: int):
+        self.seed, self.randomisation, self.crop, self.batch, self.steps = seed, randomisation, crop, batch, steps
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        pairs = []
+        for index in range(step * self.batch, (step + 1) * self.batch):
+            image, mask = synthetic_head(sample_seed(self.seed, index), self.randomisation)
+            pairs.append(random_crop(np.random.default_rng([self.seed, index, 1]), image, mask, self.crop))
+        images = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None].copy())
+        return images, torch.from_numpy(np.stack([p[1] for p in pairs])[:, None].astype(np.float32))
+
+
 def head_scores(network: torch.nn.Module, heads: list[tuple[np.ndarray, np.ndarray]], device: torch.device,
                 multiple: int) -> list[float]:
     """Dice of the post-processed network mask of each whole head (zero-padded to ``multiple``)."""
@@ -96,18 +116,16 @@ def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: st
     crop = tuple(int(n) for n in config["crop"])
     batch = int(config.get("batch_size", 1))
     every = int(config.get("validate_every", max(1, iterations // 5)))
+    workers = int(config.get("workers", 0))
+    batches = torch.utils.data.DataLoader(TrainingBatches(seed, randomisation, crop, batch, iterations),
+                                          batch_size=None, num_workers=workers,
+                                          prefetch_factor=2 if workers else None)
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     network.train()
-    bar = tqdm(range(iterations), desc="train strip", disable=not progress)
-    for step in bar:
-        pairs = []
-        for item in range(batch):
-            index = step * batch + item
-            image, mask = synthetic_head(sample_seed(seed, index), randomisation)
-            pairs.append(random_crop(np.random.default_rng([seed, index, 1]), image, mask, crop))
-        images = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None].copy()).to(torch_device)
-        masks = torch.from_numpy(np.stack([p[1] for p in pairs])[:, None].astype(np.float32)).to(torch_device)
+    bar = tqdm(batches, desc="train strip", disable=not progress)
+    for step, (images, masks) in enumerate(bar):
+        images, masks = images.to(torch_device), masks.to(torch_device)
         logits = network(images)
         loss = dice_loss(logits, masks) + bce(logits, masks)
         optimiser.zero_grad(set_to_none=True)
@@ -124,6 +142,7 @@ def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: st
             write_json(history, out / "history.json")
     summary = {
         "command": command, "seed": seed, "iterations": iterations, "batch_size": batch, "crop": list(crop),
+        "workers": workers,
         "validation_heads": len(heads), "validation_dice": history[-1]["validation_dice"],
         "seconds": round(time.perf_counter() - started, 1), "device": str(torch_device),
         "threads": torch.get_num_threads(), "architecture": config["architecture"],
