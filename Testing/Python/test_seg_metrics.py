@@ -115,3 +115,15 @@ def test_postprocessing_drops_specks_fills_holes_and_optionally_relabels_small_e
     assert cleaned[6, 6, 6] == 3
     relabelled = postprocess(classes, (1.0, 1.0, 1.0), PostprocessOptions(small_et_ml=0.5))
     assert relabelled[6, 6, 6] == 1 and not (relabelled == 3).any()
+
+
+def test_components_under_a_fraction_of_the_largest_are_dropped_and_larger_satellites_kept():
+    classes = np.zeros((40, 40, 40), dtype=np.uint8)
+    classes[2:22, 2:22, 2:22] = 2  # the tumour: 8000 voxels
+    classes[30:36, 30:36, 30:36] = 3  # a satellite of 216 voxels (2.7%)
+    classes[30:33, 2:5, 2:5] = 1  # a stray blob of 27 voxels (0.3%)
+    options = PostprocessOptions(min_component_ml=0.01, min_component_fraction=0.01)
+    cleaned = postprocess(classes, (1.0, 1.0, 1.0), options)
+    assert cleaned[31, 3, 3] == 0 and cleaned[32, 32, 32] == 3 and cleaned[10, 10, 10] == 2
+    assert not postprocess(classes, (1.0, 1.0, 1.0), PostprocessOptions(min_component_fraction=0.05))[32, 32, 32]
+    assert PostprocessOptions.from_card({"min_component_fraction": 0.1}).min_component_fraction == 0.1

@@ -1,13 +1,15 @@
 """Clean a predicted class map (0 bg, 1 NCR, 2 ED, 3 ET; (I, J, K) uint8) with its voxel spacing.
 
-1. drop connected components of the whole tumour smaller than ``min_component_ml``;
+1. drop connected components of the whole tumour smaller than ``min_component_ml`` or than
+   ``min_component_fraction`` of the largest one (stray false positives far from the tumour, which ruin HD95, while
+   a satellite lesion of real size stays);
 2. fill holes: background enclosed by the tumour core becomes necrosis, background enclosed by the whole tumour
    becomes oedema;
 3. optionally the challenge rule: when the enhancing tumour is smaller than ``small_et_ml`` in total it is
    relabelled necrosis (small ET predictions are mostly false positives and an empty ET scores Dice 1).
 
-Options come from the model card's ``inference.postprocessing`` ({"min_component_ml", "fill_holes",
-"small_et_ml"}); missing keys take the defaults below.
+Options come from the model card's ``inference.postprocessing`` ({"min_component_ml", "min_component_fraction",
+"fill_holes", "small_et_ml"}); missing keys take the defaults below.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ NECROSIS, EDEMA, ENHANCING = 1, 2, 3
 @dataclasses.dataclass(frozen=True)
 class PostprocessOptions:
     min_component_ml: float = 0.1
+    min_component_fraction: float = 0.0
     fill_holes: bool = True
     small_et_ml: float | None = None
 
@@ -51,8 +54,9 @@ def postprocess(classes: np.ndarray, spacing: Sequence[float], options: Postproc
 
 def _clean(classes: np.ndarray, voxel_ml: float, options: PostprocessOptions) -> None:
     """Clean ``classes`` (a view into the whole map) in place."""
-    if options.min_component_ml > 0:
-        _drop_small_components(classes, int(np.ceil(options.min_component_ml / voxel_ml)))
+    if options.min_component_ml > 0 or options.min_component_fraction > 0:
+        _drop_small_components(classes, int(np.ceil(options.min_component_ml / voxel_ml)),
+                               options.min_component_fraction)
     if options.fill_holes:
         core = (classes == NECROSIS) | (classes == ENHANCING)
         classes[ndimage.binary_fill_holes(core) & (classes == 0)] = NECROSIS
@@ -63,14 +67,14 @@ def _clean(classes: np.ndarray, voxel_ml: float, options: PostprocessOptions) ->
             classes[enhancing] = NECROSIS
 
 
-def _drop_small_components(classes: np.ndarray, min_voxels: int) -> None:
-    """Zero (in place) the whole-tumour components of fewer than ``min_voxels`` voxels (26-connectivity)."""
-    if min_voxels <= 1:
-        return
+def _drop_small_components(classes: np.ndarray, min_voxels: int, min_fraction: float) -> None:
+    """Zero (in place) the whole-tumour components (26-connectivity) of fewer than ``min_voxels`` voxels or than
+    ``min_fraction`` of the largest component's voxels."""
     components, count = ndimage.label(classes > 0, structure=np.ones((3, 3, 3), dtype=bool))
     if count == 0:
         return
-    small = np.bincount(components.ravel()) < min_voxels
+    sizes = np.bincount(components.ravel())
+    small = sizes < max(min_voxels, min_fraction * sizes[1:].max())
     small[0] = False
     if small.any():
         classes[small[components]] = 0
