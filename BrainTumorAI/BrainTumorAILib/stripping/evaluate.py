@@ -41,7 +41,8 @@ def synthetic_dice(model_id: str | None, heads: int = 20) -> dict[str, float]:
     config = load_strip_config(MODULE_DIR.parent / card.training["config"])
     randomisation, seed = randomisation_of(config), int(config["seed"])
     pairs = [synthetic_head(sample_seed(seed, VALIDATION_STREAM + index), randomisation) for index in range(heads)]
-    scores = head_scores(load_model(card), pairs, torch.device("cpu"), int(card.preprocessing.get("multiple", 8)))
+    scores = head_scores(load_model(card), pairs, torch.device("cpu"), int(card.preprocessing.get("multiple", 8)),
+                         float(card.inference.get("threshold", 0.5)), card.inference.get("roi_size"))
     return {"heads": heads, "mean": round(float(np.mean(scores)), 4), "min": round(float(np.min(scores)), 4)}
 
 

@@ -79,21 +79,23 @@ class TrainingBatches(torch.utils.data.Dataset):
 
 
 def head_scores(network: torch.nn.Module, heads: list[tuple[np.ndarray, np.ndarray]], device: torch.device,
-                multiple: int) -> list[float]:
-    """Dice of the post-processed network mask of each whole head (zero-padded to ``multiple``)."""
+                multiple: int, threshold: float = 0.5, roi_size: tuple[int, ...] | None = None) -> list[float]:
+    """Dice of the post-processed network mask (probability > ``threshold``) of each whole head (zero-padded to
+    ``multiple``; in windows of ``roi_size`` as ``predict_probability``)."""
     network.eval()
     scores = []
     for image, mask in heads:
         padded, pad = pad_to_multiple(image, multiple)
-        probability = pad.invert(predict_probability(network, padded, device))
-        scores.append(dice(solid_brain(probability > 0.5), mask))
+        probability = pad.invert(predict_probability(network, padded, device, roi_size))
+        scores.append(dice(solid_brain(probability > threshold), mask))
     return scores
 
 
 def evaluate(network: torch.nn.Module, heads: list[tuple[np.ndarray, np.ndarray]], device: torch.device,
-             multiple: int) -> float:
-    """Mean Dice on the validation heads; leaves the network in training mode."""
-    score = float(np.mean(head_scores(network, heads, device, multiple)))
+             multiple: int, roi_size: tuple[int, ...]) -> float:
+    """Mean Dice on the validation heads (windows of the training crop ``roi_size``); leaves the network in
+    training mode."""
+    score = float(np.mean(head_scores(network, heads, device, multiple, roi_size=roi_size)))
     network.train()
     return score
 
@@ -134,7 +136,7 @@ def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: st
         schedule.step()
         bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
         if (step + 1) % every == 0 or step + 1 == iterations:
-            score = evaluate(network, heads, torch_device, int(config["preprocessing"].get("multiple", 8)))
+            score = evaluate(network, heads, torch_device, int(config["preprocessing"].get("multiple", 8)), crop)
             history.append({"iteration": step + 1, "loss": float(loss.detach()), "validation_dice": score,
                             "seconds": time.perf_counter() - started})
             log(json.dumps(history[-1]))
