@@ -21,8 +21,8 @@ TISSUES = ("air", "scalp", "skull", "csf", "grey", "white", "edema", "necrosis",
 AIR, SCALP, SKULL, CSF, GREY, WHITE, EDEMA, NECROSIS, ENHANCING, EYE, NECK, DIPLOE = range(len(TISSUES))
 
 # mean intensity of each tissue (order of TISSUES) per sequence, on a 0..1 scale, as the sequences weight them:
-# T1 white > grey > CSF; T1c like T1 with a bright enhancing rim; T2 CSF and oedema bright; FLAIR oedema bright, CSF dark;
-# the skull's fatty marrow (diploe) is bright on T1 between dark bone tables
+# T1 white > grey > CSF; T1c like T1 with a bright enhancing rim; T2 CSF and oedema bright; FLAIR oedema bright,
+# CSF dark; the skull's fatty marrow (diploe) is bright on T1 between dark bone tables
 CONTRASTS = {
     "flair": (0.0, 0.70, 0.05, 0.08, 0.50, 0.38, 0.90, 0.40, 0.65, 0.10, 0.20, 0.55),
     "t1": (0.0, 0.90, 0.08, 0.15, 0.45, 0.62, 0.35, 0.20, 0.45, 0.12, 0.35, 0.80),

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_path, write_json
-from .image import Image, reorient, save_image
+from .image import reorient, save_image
 from .labels import SEGMENT_STYLE
 from .pipeline import PipelineResult
 

@@ -105,7 +105,7 @@ def test_tiny_training_learns_the_phantom_tumour(phantoms, tmp_path):
     predicted = tmp_path / "held-out-seg.nii.gz"
     assert main(["segment", "--trained", str(out), "--case", str(root / names[-1]), "--device", "cpu",
                  "-o", str(predicted)]) == 0
-    truth = discover(root)[-1].load(["flair"])[1]
+    truth = select(discover(root), [names[-1]])[0].load(["flair"])[1]
     scores = region_dice(from_convention(load_image(predicted, label=True).array), truth)
     assert scores == pytest.approx(summary["validation_per_case"][names[-1]], abs=1e-6)
 

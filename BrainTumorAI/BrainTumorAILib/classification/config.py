@@ -3,8 +3,8 @@
 ``split.kind`` is ``twin`` (whole near-duplicate groups on one side, the honest split) or ``random`` (the naive
 split the seeds used, kept to measure how much it inflates accuracy). ``init_from`` (a run's model.safetensors)
 starts from an earlier stage's weights, e.g. to continue at a lower rate. ``early_stopping`` and ``reduce_lr``
-follow seed 000: stop after ``patience`` epochs without a validation-accuracy gain and restore the best epoch; multiply the
-learning rate by ``factor`` after ``patience`` epochs without a validation-loss gain, down to ``min_lr``.
+follow seed 000: stop after ``patience`` epochs without a validation-accuracy gain and restore the best epoch;
+multiply the learning rate by ``factor`` after ``patience`` epochs without a validation-loss gain, down to ``min_lr``.
 """
 
 from __future__ import annotations

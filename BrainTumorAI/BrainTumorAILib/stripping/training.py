@@ -2,8 +2,9 @@
 
 Every sample is drawn from its own seed (the config's seed and the sample's index), so a run is deterministic
 whether the heads are made in the training process or in ``workers`` background processes (config key, default
-0) while the network trains; held-out validation heads come from another seed stream. Writes ``weights.safetensors``, ``history.json`` and
-``summary.json`` (metrics and the card fields) into the output folder, each atomically.
+0) while the network trains; held-out validation heads come from another seed stream. Writes
+``weights.safetensors``, ``history.json`` and ``summary.json`` (metrics and the card fields) into the output
+folder, each atomically.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from tqdm import tqdm
 from ..atomic import atomic_path, write_json
 from ..device import seed_everything, select_device
 from ..config_files import read_config
-from ..errors import InputError
 from ..networks import build_network
 from ..preprocess import pad_to_multiple
 from .learned import predict_probability
@@ -74,7 +74,7 @@ class TrainingBatches(torch.utils.data.Dataset):
         for index in range(step * self.batch, (step + 1) * self.batch):
             image, mask = synthetic_head(sample_seed(self.seed, index), self.randomisation)
             pairs.append(random_crop(np.random.default_rng([self.seed, index, 1]), image, mask, self.crop))
-        images = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None].copy())
+        images = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None])
         return images, torch.from_numpy(np.stack([p[1] for p in pairs])[:, None].astype(np.float32))
 
 
