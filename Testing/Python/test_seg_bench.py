@@ -29,7 +29,7 @@ def test_textbook_path_writes_labels_on_the_input_grid_and_agrees_with_itself(tm
 
 
 def test_a_child_is_measured_and_a_failing_child_stops_the_bench():
-    figures = bench._measure([sys.executable, "-c", "bytearray(50 * 2**20)"])
-    assert figures["wall_s"] > 0 and figures["peak_rss_mb"] >= 50
+    figures = bench._measure([sys.executable, "-c", "bytearray(50 * 2**20); print('log'); print('{\"seconds\": 0.5}')"])
+    assert figures["wall_s"] > 0 and figures["peak_rss_mb"] >= 50 and figures["work_s"] == 0.5
     with pytest.raises(SystemExit, match="exit code 3"):
         bench._measure([sys.executable, "-c", "raise SystemExit(3)"])

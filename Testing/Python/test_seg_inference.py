@@ -99,3 +99,10 @@ def test_window_count_follows_monai_scan_intervals():
     assert settings.window_count((64, 40, 64)) == 1  # smaller volumes are padded to one window
     assert settings.window_count((100, 64, 64)) == 2  # interval 48: starts at 0 and 36
     assert settings.window_count((160, 160, 64)) == 9
+
+
+def test_window_is_cut_to_a_smaller_volume_in_stride_multiples():
+    settings = WindowSettings(roi_size=(160, 160, 160), overlap=0.25, multiple=8)
+    assert settings.fitted((112, 144, 100)).roi_size == (112, 144, 104)
+    assert settings.fitted((200, 90, 160)).roi_size == (160, 96, 160)
+    assert WindowSettings(roi_size=(64, 64, 64)).fitted((40, 40, 40)).roi_size == (64, 64, 64)

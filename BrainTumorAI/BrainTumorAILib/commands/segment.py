@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 
 from ..case import load_case
 from ..device import DEVICE_CHOICES, set_threads
@@ -38,6 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
+    started = time.perf_counter()
     set_threads(arguments.threads)
     card = card_of_run(arguments.trained) if arguments.trained else None
     case = load_case(arguments.case_dir, case_paths(arguments))
@@ -53,5 +55,6 @@ def run(arguments: argparse.Namespace) -> int:
         "case": case.name, "model": {"id": result.card.id, "version": result.card.version},
         "reference": result.reference, "reference_file": str(case.images[result.reference].path),
         "labels": result.convention, "volumes_ml": result.volumes_ml, "written": written,
+        "seconds": round(time.perf_counter() - started, 2),
     }, indent=2))
     return 0

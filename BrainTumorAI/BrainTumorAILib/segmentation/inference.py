@@ -27,20 +27,33 @@ TTA_FLIPS: tuple[tuple[int, ...], ...] = ((), (2,), (3,), (4,))
 
 @dataclasses.dataclass(frozen=True)
 class WindowSettings:
-    """Sliding-window options: window size (multiple of the network's stride), overlap, windows per batch."""
+    """Sliding-window options: window size (multiple of the network's stride), overlap, windows per batch.
+
+    With ``multiple`` (the network's stride), a window never exceeds the volume rounded up to that multiple, so a
+    volume smaller than the window along an axis is run in one piece there instead of being padded out to it.
+    """
 
     roi_size: tuple[int, int, int] = (128, 128, 128)
     overlap: float = 0.25
     sw_batch_size: int = 1
     mode: str = "gaussian"
+    multiple: int | None = None
 
     @classmethod
     def from_card(cls, inference: Mapping[str, Any], **overrides: Any) -> "WindowSettings":
-        values = {key: inference[key] for key in ("roi_size", "overlap", "sw_batch_size", "mode") if key in inference}
+        values = {key: inference[key] for key in ("roi_size", "overlap", "sw_batch_size", "mode", "multiple")
+                  if key in inference}
         values.update({key: value for key, value in overrides.items() if value is not None})
         if "roi_size" in values:
             values["roi_size"] = tuple(int(n) for n in values["roi_size"])
         return cls(**values)
+
+    def fitted(self, shape: Sequence[int]) -> "WindowSettings":
+        """These settings with the window cut down to a volume of ``shape`` (when ``multiple`` is set)."""
+        if not self.multiple:
+            return self
+        roi = tuple(min(r, -(-int(n) // self.multiple) * self.multiple) for r, n in zip(self.roi_size, shape))
+        return dataclasses.replace(self, roi_size=roi)
 
     def window_count(self, shape: Sequence[int]) -> int:
         """How many windows MONAI's sliding window visits over a volume of ``shape`` (after padding to the roi)."""
@@ -67,6 +80,7 @@ def predict(model: torch.nn.Module, array: np.ndarray, outputs: Mapping[str, Any
     Runs under ``torch.inference_mode``, with float16 autocast on CUDA and channels-last memory on the CPU.
     """
     flips = TTA_FLIPS if tta else ((),)
+    settings = settings.fitted(array.shape[1:])
     windows_per_pass = math.ceil(settings.window_count(array.shape[1:]) / settings.sw_batch_size)
     total = windows_per_pass * len(flips)
     bar = tqdm(total=total, desc="Segmenting", unit="batch", leave=False, disable=None)
@@ -84,6 +98,10 @@ def predict(model: torch.nn.Module, array: np.ndarray, outputs: Mapping[str, Any
 
     autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else contextlib.nullcontext()
     inputs = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None].to(device)
+    # pad at the far end up to the window (MONAI would pad both ends, moving the windows off the grid's stride phase)
+    shortfall = [max(roi - size, 0) for roi, size in zip(settings.roi_size, array.shape[1:])]
+    inputs = torch.nn.functional.pad(inputs, [amount for n in reversed(shortfall) for amount in (0, n)])
+    inside = (slice(None), *[slice(0, size) for size in array.shape[1:]])
     passes = []
     try:
         with torch.inference_mode(), autocast:
@@ -93,7 +111,7 @@ def predict(model: torch.nn.Module, array: np.ndarray, outputs: Mapping[str, Any
                                                   overlap=settings.overlap, mode=settings.mode)
                 logits = torch.flip(logits, axes) if axes else logits
                 _check_channels(logits, outputs)
-                passes.append(activate(logits.float(), outputs)[0].cpu().numpy())
+                passes.append(activate(logits.float(), outputs)[0][inside].cpu().numpy())
     finally:
         bar.close()
     probabilities = np.mean(passes, axis=0).astype(np.float32) if len(passes) > 1 else passes[0]

@@ -6,7 +6,11 @@
 2. each channel z-scored over its own foreground (``preprocess.zscore``; works for background 0 and for the
    deepmedic cases' -3.16), 0 outside;
 3. cropped to the union of the channels' foregrounds grown by ``crop_margin_mm`` (the brain's box);
-4. optionally resampled (trilinear) to ``spacing_mm``.
+4. optionally resampled (trilinear) to ``spacing_mm`` on the lattice MONAI's ``Spacing`` uses: voxel centres at
+   RAS voxel 0 plus whole steps of ``spacing_mm``, so that the brain box of the network grid is voxel for voxel a
+   crop of what ``Orientation`` + ``Spacing`` give for the whole volume (a model trained here runs the same in a
+   MONAI pipeline, and the other way round); the crop starts at a multiple of ``multiple`` lattice voxels (the
+   network's stride) and spans a multiple of it.
 
 The returned ``NetworkGrid`` undoes steps 4, 3 and 1 for a network output (``to_reference``) and applies them to a
 reference-grid label map for training (``labels_to_network``).
@@ -34,7 +38,8 @@ class NetworkGrid:
     """How the network array relates to the reference grid.
 
     ``to_ras`` is the nibabel orientation transform from the reference voxel axes to RAS; ``crop`` is the brain box
-    on the RAS-ordered array; ``shape`` is the network array's spatial shape after resampling.
+    on the RAS-ordered array; ``shape`` is the network array's spatial shape after resampling, ``spacing`` its voxel
+    size in mm. Network voxel n lies at ``start + n * step`` in voxels of the cropped array (per axis).
     """
 
     reference: Image
@@ -42,6 +47,8 @@ class NetworkGrid:
     crop: preprocess.Crop
     shape: tuple[int, int, int]
     spacing: tuple[float, float, float]
+    start: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    step: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
     @property
     def cropped_shape(self) -> tuple[int, int, int]:
@@ -53,7 +60,7 @@ class NetworkGrid:
             raise InputError(f"Label map shape {classes.shape} does not match the images' grid {self.reference.shape}")
         ras = nib.orientations.apply_orientation(np.asarray(classes), self.to_ras)
         cropped = self.crop.apply(ras)
-        return _resize(cropped[None].astype(np.float32), self.shape, "nearest")[0].astype(np.uint8)
+        return _sample(cropped[None], self.start, self.step, self.shape, order=0)[0].astype(np.uint8)
 
     def to_reference(self, output: np.ndarray, *, fill: float | Sequence[float] = 0.0,
                      mode: str = "linear") -> np.ndarray:
@@ -62,17 +69,35 @@ class NetworkGrid:
         ``mode`` "linear" for probabilities or logits, "nearest" for class maps; ``fill`` is the value outside the
         brain box, one number or one per channel (e.g. 1 for a softmax background channel).
         """
+        return self._paste(self._to_box(output, mode), fill)
+
+    def classes_to_reference(self, probabilities: np.ndarray, outputs: Mapping[str, Any]) -> np.ndarray:
+        """Network probabilities (C, I', J', K') -> class map (I, J, K) uint8 on the reference grid, 0 outside the
+        brain box: as ``classes_from_probabilities(to_reference(...))``, but only the box gets resampled."""
+        box = classes_from_probabilities(self._to_box(probabilities, "linear"), outputs)
+        return self._paste(box[None], 0)[0]
+
+    def _to_box(self, output: np.ndarray, mode: str) -> np.ndarray:
+        """(C, I', J', K') on the network grid -> (C, *cropped_shape) on the RAS brain box."""
         if output.ndim != 4 or tuple(output.shape[1:]) != self.shape:
             raise ValueError(f"Network output shape {output.shape} does not match the network grid {self.shape}")
-        resized = _resize(output, self.cropped_shape, mode).astype(output.dtype, copy=False)
-        fills = np.broadcast_to(np.asarray(fill, dtype=np.float64), (output.shape[0],))
-        ras_shape = tuple(self.crop.shape)
-        full = np.empty((output.shape[0], *ras_shape), dtype=output.dtype)
-        for channel in range(output.shape[0]):
-            full[channel] = fills[channel]
-            full[channel][self.crop.slices] = resized[channel]
+        inverse_step = tuple(1.0 / d for d in self.step)
+        inverse_start = tuple(-a / d for a, d in zip(self.start, self.step))
+        resized = _sample(output, inverse_start, inverse_step, self.cropped_shape,
+                          order=1 if mode == "linear" else 0, outside="edge")
+        return resized.astype(output.dtype, copy=False)
+
+    def _paste(self, box: np.ndarray, fill: float | Sequence[float]) -> np.ndarray:
+        """(C, *cropped_shape) -> (C, I, J, K): into the RAS volume filled with ``fill``, then to the reference axes."""
+        fills = np.broadcast_to(np.asarray(fill, dtype=np.float64), (box.shape[0],))
         back = ornt_transform(axcodes2ornt(("R", "A", "S")), io_orientation(self.reference.affine))
-        return np.stack([nib.orientations.apply_orientation(channel, back) for channel in full])
+        full = np.empty((box.shape[0], *self.reference.shape), dtype=box.dtype)
+        ras = np.empty(self.crop.shape, dtype=box.dtype)
+        for channel in range(box.shape[0]):
+            ras.fill(fills[channel])
+            ras[self.crop.slices] = box[channel]
+            full[channel] = nib.orientations.apply_orientation(ras, back)
+        return full
 
 
 def activate(logits: torch.Tensor, outputs: Mapping[str, Any]) -> torch.Tensor:
@@ -80,11 +105,6 @@ def activate(logits: torch.Tensor, outputs: Mapping[str, Any]) -> torch.Tensor:
     if outputs.get("activation", "softmax") == "softmax":
         return torch.softmax(logits, dim=1)
     return torch.sigmoid(logits)
-
-
-def background_fill(outputs: Mapping[str, Any]) -> list[float]:
-    """Per-channel probability outside the brain box: 1 for a softmax background channel, else 0."""
-    return [1.0 if name == "background" else 0.0 for name in outputs["channels"]]
 
 
 def classes_from_probabilities(probabilities: np.ndarray, outputs: Mapping[str, Any]) -> np.ndarray:
@@ -152,24 +172,52 @@ def network_input(images: Mapping[str, Image], card_or_preprocessing: Any) -> tu
     cropped = crop.apply(stack)
 
     target = preprocessing.get("spacing_mm")
-    if target:
-        extent = np.asarray(cropped.shape[1:]) * ras_spacing
-        shape = tuple(max(1, int(round(e / t))) for e, t in zip(extent, target))
-        network = _resize(cropped, shape, "linear")
-        spacing = tuple(float(e / n) for e, n in zip(extent, shape))
-    else:
-        shape, network, spacing = tuple(cropped.shape[1:]), cropped, tuple(float(s) for s in ras_spacing)
-    grid = NetworkGrid(reference, to_ras, crop, shape, spacing)  # type: ignore[arg-type]
-    return np.ascontiguousarray(network, dtype=np.float32), grid
+    if not target:
+        grid = NetworkGrid(reference, to_ras, crop, tuple(cropped.shape[1:]), tuple(float(s) for s in ras_spacing))
+        return np.ascontiguousarray(cropped, dtype=np.float32), grid  # type: ignore[arg-type]
+    targets = np.broadcast_to(np.asarray(target, dtype=np.float64), (3,))
+    step = targets / ras_spacing  # one network voxel in voxels of the RAS array
+    # lattice voxels spanning the box, widened to whole multiples of the network's stride from lattice voxel 0, so
+    # that windows fall on the same phase of the stride wherever the box lies (beyond the box all is background, 0)
+    multiple = int(preprocessing.get("multiple", 1))
+    first = np.floor(np.ceil(np.asarray(crop.start) / step - 1e-6) / multiple) * multiple
+    last = np.floor((np.asarray(crop.stop) - 1) / step + 1e-6)
+    shape = tuple(int(np.ceil((b - a + 1) / multiple) * multiple) for a, b in zip(first, last))
+    start = first * step - np.asarray(crop.start)
+    grid = NetworkGrid(reference, to_ras, crop, shape, tuple(float(t) for t in targets),  # type: ignore[arg-type]
+                       tuple(float(a) for a in start), tuple(float(d) for d in step))  # type: ignore[arg-type]
+    return _sample(cropped, grid.start, grid.step, shape, order=1), grid
 
 
-def _resize(array: np.ndarray, shape: Sequence[int], mode: str) -> np.ndarray:
-    """Resample (C, I, J, K) to (C, *shape): trilinear (align_corners=False) or nearest."""
-    if tuple(array.shape[1:]) == tuple(shape):
-        return array
-    tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None]
-    if mode == "nearest":
-        out = torch.nn.functional.interpolate(tensor, size=tuple(shape), mode="nearest-exact")
+def _sample(array: np.ndarray, start: Sequence[float], step: Sequence[float], shape: Sequence[int], *,
+            order: int, outside: str = "zero") -> np.ndarray:
+    """(C, I, J, K) sampled at voxels ``start + n * step`` per axis, n < ``shape``: linear (``order`` 1, one axis
+    after the other, which is trilinear) or nearest (0); ``outside`` "zero" (the array continues as 0) or "edge" (its
+    edge values). -> (C, *shape), float32 for linear, the input's dtype for nearest."""
+    if tuple(shape) == tuple(array.shape[1:]) and not any(start) and all(d == 1.0 for d in step):
+        return np.ascontiguousarray(array)
+    tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    for axis in range(3):
+        weights = _axis_weights(start[axis], step[axis], int(shape[axis]), tensor.shape[axis + 1], order, outside)
+        tensor = torch.movedim(torch.tensordot(weights, tensor, dims=([1], [axis + 1])), 0, axis + 1)
+    out = tensor.contiguous().numpy()
+    return out if order else np.rint(out).astype(array.dtype)
+
+
+def _axis_weights(start: float, step: float, size_out: int, size_in: int, order: int, outside: str) -> torch.Tensor:
+    """The (size_out, size_in) matrix of 1-D interpolation weights that samples positions ``start + n * step``."""
+    position = start + step * np.arange(size_out, dtype=np.float64)
+    if order:
+        low = np.floor(position)
+        taps = [(low, 1.0 - (position - low)), (low + 1, position - low)]
     else:
-        out = torch.nn.functional.interpolate(tensor, size=tuple(shape), mode="trilinear", align_corners=False)
-    return out[0].numpy()
+        taps = [(np.floor(position + 0.5), np.ones(size_out))]
+    weights = torch.zeros(size_out, size_in, dtype=torch.float64)
+    rows = torch.arange(size_out)
+    for index, weight in taps:
+        if outside == "edge":
+            index = np.clip(index, 0, size_in - 1)
+        inside = (index >= 0) & (index < size_in)
+        columns = torch.from_numpy(np.where(inside, index, 0).astype(np.int64))
+        weights.index_put_((rows, columns), torch.from_numpy(np.where(inside, weight, 0.0)), accumulate=True)
+    return weights.float()

@@ -18,7 +18,7 @@ from ..labels import to_convention
 from ..registry import ModelCard, Registry
 from ..weights import load_model
 from . import inference
-from .inputs import background_fill, classes_from_probabilities, network_input
+from .inputs import network_input
 from .metrics import volumes_ml
 from .postprocess import PostprocessOptions, postprocess
 
@@ -68,17 +68,18 @@ def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brat
     report(0.05, "preparing inputs")
     harmonised, reference = harmonise(needed, reference)
     array, grid = network_input(harmonised.images, card)
-    settings = inference.WindowSettings.from_card(card.inference, overlap=overlap, sw_batch_size=sw_batch_size)
+    settings = inference.WindowSettings.from_card(card.inference, overlap=overlap, sw_batch_size=sw_batch_size,
+                                                  multiple=card.preprocessing.get("multiple"))
     low, high = _WINDOWS_SPAN
     prediction = inference.predict(
         model, array, card.outputs, settings, device=torch_device, tta=tta,
         progress=lambda fraction, message: report(low + (high - low) * fraction, message))
 
     report(high, "postprocessing")
-    probabilities = grid.to_reference(prediction.probabilities, fill=background_fill(card.outputs))
     reference_image = harmonised.images[reference]
     options = PostprocessOptions.from_card({**card.inference.get("postprocessing", {}), **(postprocessing or {})})
-    classes = postprocess(classes_from_probabilities(probabilities, card.outputs), reference_image.spacing, options)
+    classes = postprocess(grid.classes_to_reference(prediction.probabilities, card.outputs), reference_image.spacing,
+                          options)
     uncertainty = None
     if prediction.spread is not None:
         uncertainty = Image(grid.to_reference(prediction.spread[None])[0].astype(np.float32), reference_image.affine)

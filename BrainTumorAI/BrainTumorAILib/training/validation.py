@@ -10,7 +10,7 @@ import torch
 
 from ..labels import REGIONS, regions
 from ..segmentation.inference import WindowSettings, predict
-from ..segmentation.inputs import NetworkGrid, background_fill, classes_from_probabilities
+from ..segmentation.inputs import NetworkGrid
 from ..segmentation.metrics import dice
 from ..segmentation.postprocess import PostprocessOptions, postprocess
 
@@ -31,11 +31,11 @@ def predict_classes(model: torch.nn.Module, case: PreparedCase, config: Any, dev
     """What ``segment`` does after preprocessing: sliding windows, back to the case's grid, postprocessing.
 
     Returns the class map (I, J, K) on the case's own grid."""
-    settings = WindowSettings.from_card(config.inference)
+    settings = WindowSettings.from_card(config.inference, multiple=config.preprocessing.get("multiple"))
     prediction = predict(model, case.image, config.outputs, settings, device=device)
-    probabilities = case.grid.to_reference(prediction.probabilities, fill=background_fill(config.outputs))
     options = PostprocessOptions.from_card(config.inference.get("postprocessing"))
-    return postprocess(classes_from_probabilities(probabilities, config.outputs), case.grid.reference.spacing, options)
+    return postprocess(case.grid.classes_to_reference(prediction.probabilities, config.outputs),
+                       case.grid.reference.spacing, options)
 
 
 def region_dice(prediction: np.ndarray, truth: np.ndarray, names: tuple[str, ...] = REGIONS) -> dict[str, float]:
