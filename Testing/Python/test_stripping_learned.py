@@ -110,3 +110,17 @@ def test_train_command_with_a_broken_config_names_it(tmp_path, capsys):
     assert "lacks" in capsys.readouterr().err and not (tmp_path / "run").exists()
     with pytest.raises(Exception, match="not found"):
         load_strip_config(tmp_path / "absent.json")
+
+
+def test_a_head_cut_at_both_ends_loses_its_brain_there():
+    from BrainTumorAILib.stripping.synthesis import Randomisation, synthetic_head
+
+    cut = Randomisation(spacing_mm=6.0, grid_shape=(32, 38, 32), fov_cut_prob=1.0, fov_cut_both_prob=1.0,
+                        fov_cut_fraction=(0.25, 0.3), stripped_prob=0.0)
+    whole = Randomisation(spacing_mm=6.0, grid_shape=(32, 38, 32), fov_cut_prob=0.0, stripped_prob=0.0)
+    for seed in range(3):
+        image, brain = synthetic_head(seed, cut)
+        blank = [axis for axis in range(3) if all(
+            not np.take(image, end, axis=axis).any() and not np.take(brain, end, axis=axis).any() for end in (0, -1))]
+        assert blank, "no axis is blanked at both ends"
+        assert brain.sum() < synthetic_head(seed, whole)[1].sum()

@@ -40,6 +40,8 @@ class Randomisation:
     noise: tuple[float, float] = (0.0, 0.06)
     gamma: float = 0.3
     fov_cut_prob: float = 0.3
+    fov_cut_fraction: tuple[float, float] = (0.1, 0.3)  # share of the axis blanked at an end
+    fov_cut_both_prob: float = 0.0  # share of cut heads blanked at both ends (thick-slice scans that cover part of it)
     stripped_prob: float = 0.12
     csf_extra_prob: float = 0.6  # share of heads whose brain loses a smooth random depth to the CSF around it
     csf_extra_mm: float = 7.0  # largest such depth
@@ -61,7 +63,7 @@ def synthetic_head(seed: int, randomisation: Randomisation = Randomisation()) ->
         image = np.where(brain, image, 0.0).astype(np.float32)
     image = _acquire(rng, image, r)
     if rng.random() < r.fov_cut_prob:
-        image, brain = _cut_field_of_view(rng, image, brain)
+        image, brain = _cut_field_of_view(rng, image, brain, r.fov_cut_fraction, r.fov_cut_both_prob)
     if rng.random() < 0.5:
         image, brain = image[::-1], brain[::-1]
     return normalise_intensity(np.ascontiguousarray(image)), np.ascontiguousarray(brain).astype(np.uint8)
@@ -148,15 +150,22 @@ def _fit(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.pad(array, widths, mode="edge")
 
 
-def _cut_field_of_view(rng: np.random.Generator, image: np.ndarray, brain: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Blank a slab at one end of one axis (an acquisition that stops short); the brain there is not seen."""
+def _cut_field_of_view(rng: np.random.Generator, image: np.ndarray, brain: np.ndarray,
+                       fraction: tuple[float, float], both_prob: float) -> tuple[np.ndarray, np.ndarray]:
+    """Blank a slab at one end of one axis, or with ``both_prob`` at both ends (an acquisition that stops short or
+    covers only part of the head); the brain there is not seen."""
     axis = int(rng.integers(3))
     keep = np.ones(image.shape[axis], dtype=bool)
-    width = int(rng.uniform(0.1, 0.3) * image.shape[axis])
+    width = int(rng.uniform(*fraction) * image.shape[axis])
     keep[:width] = False
     if rng.random() < 0.5:
-        keep = keep[::-1]
+        keep = keep[::-1].copy()
+    if both_prob and rng.random() < both_prob:
+        other = int(rng.uniform(*fraction) * keep.size)
+        if keep[0]:
+            keep[:other] = False
+        else:
+            keep[keep.size - other:] = False
     shape = [1, 1, 1]
     shape[axis] = -1
     keep = keep.reshape(shape)

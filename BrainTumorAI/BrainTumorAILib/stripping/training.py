@@ -45,7 +45,7 @@ def sample_seed(seed: int, index: int) -> int:
 
 def randomisation_of(config: dict[str, Any]) -> Randomisation:
     given = dict(config.get("synthesis", {}))
-    for key in ("grid_shape", "blur_voxels", "slice_mm", "noise"):
+    for key in ("grid_shape", "blur_voxels", "slice_mm", "noise", "fov_cut_fraction"):
         if key in given:
             given[key] = tuple(given[key])
     return Randomisation(spacing_mm=float(config["preprocessing"]["spacing_mm"]), **given)
