@@ -40,9 +40,13 @@ class WindowSettings:
     multiple: int | None = None
 
     @classmethod
-    def from_card(cls, inference: Mapping[str, Any], **overrides: Any) -> "WindowSettings":
-        values = {key: inference[key] for key in ("roi_size", "overlap", "sw_batch_size", "mode", "multiple")
-                  if key in inference}
+    def from_card(cls, card: Any, **overrides: Any) -> "WindowSettings":
+        """The settings of a model card or training config: its ``inference`` window options and its
+        ``preprocessing.multiple`` (the stride), then the ``overrides`` that are not None."""
+        values = {key: card.inference[key] for key in ("roi_size", "overlap", "sw_batch_size", "mode")
+                  if key in card.inference}
+        if "multiple" in card.preprocessing:
+            values["multiple"] = int(card.preprocessing["multiple"])
         values.update({key: value for key, value in overrides.items() if value is not None})
         if "roi_size" in values:
             values["roi_size"] = tuple(int(n) for n in values["roi_size"])

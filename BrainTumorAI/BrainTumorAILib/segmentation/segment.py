@@ -68,8 +68,7 @@ def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brat
     report(0.05, "preparing inputs")
     harmonised, reference = harmonise(needed, reference)
     array, grid = network_input(harmonised.images, card)
-    settings = inference.WindowSettings.from_card(card.inference, overlap=overlap, sw_batch_size=sw_batch_size,
-                                                  multiple=card.preprocessing.get("multiple"))
+    settings = inference.WindowSettings.from_card(card, overlap=overlap, sw_batch_size=sw_batch_size)
     low, high = _WINDOWS_SPAN
     prediction = inference.predict(
         model, array, card.outputs, settings, device=torch_device, tta=tta,

@@ -31,7 +31,7 @@ def predict_classes(model: torch.nn.Module, case: PreparedCase, config: Any, dev
     """What ``segment`` does after preprocessing: sliding windows, back to the case's grid, postprocessing.
 
     Returns the class map (I, J, K) on the case's own grid."""
-    settings = WindowSettings.from_card(config.inference, multiple=config.preprocessing.get("multiple"))
+    settings = WindowSettings.from_card(config)
     prediction = predict(model, case.image, config.outputs, settings, device=device)
     options = PostprocessOptions.from_card(config.inference.get("postprocessing"))
     return postprocess(case.grid.classes_to_reference(prediction.probabilities, config.outputs),
