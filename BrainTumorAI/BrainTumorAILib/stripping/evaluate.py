@@ -28,19 +28,23 @@ TCGA = "samples/TCGA-FG-6692"
 BRATS = "samples/BraTS-GLI-00001-000/BraTS-GLI-00001-000-t1c.nii.gz"
 
 
-def synthetic_dice(model_id: str | None, heads: int = 20) -> dict[str, float]:
-    """Mean and minimum Dice of the learned model on ``heads`` held-out synthetic heads of its training config."""
+def synthetic_dice(data: Path, model_id: str | None, heads: int = 20) -> dict[str, float]:
+    """Mean and minimum Dice of the learned model on ``heads`` held-out synthetic heads of its training config
+    (around its real brains from ``data`` when it has them)."""
     import torch
 
     from ..registry import MODULE_DIR, Registry
     from ..weights import load_model
     from .synthesis import synthetic_head
-    from .training import VALIDATION_STREAM, head_scores, load_strip_config, randomisation_of, sample_seed
+    from .training import (VALIDATION_STREAM, head_scores, load_strip_config, randomisation_of, real_brains_of,
+                           sample_seed)
 
     card = Registry.load().resolve("skull_stripping", model_id)
     config = load_strip_config(MODULE_DIR.parent / card.training["config"])
     randomisation, seed = randomisation_of(config), int(config["seed"])
-    pairs = [synthetic_head(sample_seed(seed, VALIDATION_STREAM + index), randomisation) for index in range(heads)]
+    brains = real_brains_of(config, data)
+    pairs = [synthetic_head(sample_seed(seed, VALIDATION_STREAM + index), randomisation, brains)
+             for index in range(heads)]
     scores = head_scores(load_model(card), pairs, torch.device("cpu"), int(card.preprocessing.get("multiple", 8)),
                          float(card.inference.get("threshold", 0.5)), card.inference.get("roi_size"))
     return {"heads": heads, "mean": round(float(np.mean(scores)), 4), "min": round(float(np.min(scores)), 4)}
@@ -121,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = set_threads(arguments.threads)
     data = Path(arguments.data)
     summary = {
-        "synthetic_heldout_dice": synthetic_dice(arguments.model),
+        "synthetic_heldout_dice": synthetic_dice(data, arguments.model),
         "tcga_dice_vs_hdbet": tcga_dice(data, arguments.model, arguments.overlays),
         "brats_nonzero_kept": brats_kept(data, arguments.model, arguments.overlays),
         "timing_learned": {**timing(arguments.model), "threads": threads},

@@ -12,12 +12,16 @@ brain. So the network learns the brain's shape and context, not one contrast.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 from scipy import ndimage
 
 from ..phantom import AIR, CONTRASTS, CSF, GREY, NECK, SCALP, TISSUES, WHITE, make_phantom
 from .grid import normalise_intensity
+
+if TYPE_CHECKING:
+    from .real_brains import RealBrain
 
 OUTER_CSF, MUSCLE = len(TISSUES), len(TISSUES) + 1  # labels beyond the phantom's tissue codes
 LABELS = len(TISSUES) + 2
@@ -47,18 +51,32 @@ class Randomisation:
     csf_extra_mm: float = 7.0  # largest such depth
     sulci_prob: float = 0.7
     muscle_prob: float = 0.5
+    real_brain_prob: float = 0.0  # share of heads built around a real brain (real_brains.py) when brains are given
 
 
-def synthetic_head(seed: int, randomisation: Randomisation = Randomisation()) -> tuple[np.ndarray, np.ndarray]:
-    """One training pair on the working grid: (normalised image float32 (I, J, K), brain mask uint8 (I, J, K))."""
+def synthetic_head(seed: int, randomisation: Randomisation = Randomisation(), brains: Sequence["RealBrain"] = ()
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """One training pair on the working grid: (normalised image float32 (I, J, K), brain mask uint8 (I, J, K)).
+
+    With ``brains``, a share ``real_brain_prob`` of the heads is built around one of them (real_brains.py), the rest
+    around the phantom's brain; without, the heads are those of the same seed before real brains existed."""
+    from .real_brains import real_brain_head
+
     r = randomisation
     rng = np.random.default_rng(seed)
     spacing = r.spacing_mm * (1 + rng.uniform(-r.size_jitter, r.size_jitter))
-    phantom = make_phantom(int(rng.integers(2**31)), shape=r.grid_shape, spacing=(spacing,) * 3,
-                           oblique=bool(rng.random() < r.oblique_prob), tumour=bool(rng.random() < 0.8))
-    tissues, brain = _vary_anatomy(np.random.default_rng([seed, 1]), phantom.tissues.array,
-                                   phantom.brain_mask.array.astype(bool), spacing, r)
-    image = _paint(rng, tissues, r)
+    phantom_seed, oblique, tumour = int(rng.integers(2**31)), bool(rng.random() < r.oblique_prob), rng.random() < 0.8
+    real = np.random.default_rng([seed, 2])
+    if brains and real.random() < r.real_brain_prob:
+        brain_pick = brains[int(real.integers(len(brains)))]
+        tissues, interior, brain = real_brain_head(real, brain_pick, r.grid_shape, spacing, oblique)
+        image = _paint(rng, tissues, r, np.where(brain, _contrast_curve(real, r)(interior), np.nan))
+    else:
+        phantom = make_phantom(phantom_seed, shape=r.grid_shape, spacing=(spacing,) * 3, oblique=oblique,
+                               tumour=bool(tumour))
+        tissues, brain = _vary_anatomy(np.random.default_rng([seed, 1]), phantom.tissues.array,
+                                       phantom.brain_mask.array.astype(bool), spacing, r)
+        image = _paint(rng, tissues, r)
     if rng.random() < r.stripped_prob:
         image = np.where(brain, image, 0.0).astype(np.float32)
     image = _acquire(rng, image, r)
@@ -69,7 +87,7 @@ def synthetic_head(seed: int, randomisation: Randomisation = Randomisation()) ->
     return normalise_intensity(np.ascontiguousarray(image)), np.ascontiguousarray(brain).astype(np.uint8)
 
 
-def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
+def smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
     """Gaussian-smoothed white noise scaled to unit standard deviation, float32."""
     field = ndimage.gaussian_filter(rng.normal(size=shape).astype(np.float32), sigma)
     return field / max(float(field.std()), 1e-6)
@@ -85,22 +103,35 @@ def _vary_anatomy(rng: np.random.Generator, tissues: np.ndarray, brain: np.ndarr
     outer = (tissues == CSF) & ~brain
     if rng.random() < r.csf_extra_prob:
         depth = ndimage.distance_transform_edt(brain, sampling=spacing_mm)  # mm to the nearest voxel outside
-        share = np.clip(0.5 + 0.4 * _smooth_noise(rng, brain.shape, 15.0 / spacing_mm), 0.0, 1.0)
+        share = np.clip(0.5 + 0.4 * smooth_noise(rng, brain.shape, 15.0 / spacing_mm), 0.0, 1.0)
         lost = brain & (depth <= r.csf_extra_mm * rng.uniform(0.3, 1.0) * share)
         brain, outer = brain & ~lost, outer | lost
     labels[outer] = OUTER_CSF
     if rng.random() < r.sulci_prob:
         depth = ndimage.distance_transform_edt(brain, sampling=spacing_mm)
-        lines = np.abs(_smooth_noise(rng, brain.shape, 4.0 / spacing_mm)) < rng.uniform(0.1, 0.3)
+        lines = np.abs(smooth_noise(rng, brain.shape, 4.0 / spacing_mm)) < rng.uniform(0.1, 0.3)
         labels[lines & (depth < rng.uniform(6.0, 15.0)) & np.isin(tissues, (GREY, WHITE)) & brain] = OUTER_CSF
     if rng.random() < r.muscle_prob:
         soft = np.isin(tissues, (SCALP, NECK))
-        labels[soft & (_smooth_noise(rng, brain.shape, 6.0 / spacing_mm) > rng.uniform(-0.5, 1.0))] = MUSCLE
+        labels[soft & (smooth_noise(rng, brain.shape, 6.0 / spacing_mm) > rng.uniform(-0.5, 1.0))] = MUSCLE
     return labels, brain
 
 
-def _paint(rng: np.random.Generator, labels: np.ndarray, r: Randomisation) -> np.ndarray:
-    """Random intensity per label with texture and partial-volume blur, float32 (I, J, K)."""
+def _contrast_curve(rng: np.random.Generator, r: Randomisation) -> Callable[[np.ndarray], np.ndarray]:
+    """A random intensity curve on 0..1.2 for a real brain's interior: with ``real_contrast_prob`` an increasing one
+    (the sequence's own contrast, rescaled), else through random levels at five knots (any contrast at all)."""
+    knots = np.linspace(0.0, 1.2, 5)
+    if rng.random() < r.real_contrast_prob:
+        levels = np.sort(rng.uniform(0.0, 1.0, 5))
+    else:
+        levels = rng.uniform(0.0, 1.0, 5)
+    return lambda values: np.interp(values, knots, levels).astype(np.float32)
+
+
+def _paint(rng: np.random.Generator, labels: np.ndarray, r: Randomisation, interior: np.ndarray | None = None
+           ) -> np.ndarray:
+    """Random intensity per label with texture and partial-volume blur, float32 (I, J, K); where ``interior`` is a
+    number (not NaN) it replaces the label's intensity."""
     if rng.random() < r.real_contrast_prob:
         sequence = list(CONTRASTS)[int(rng.integers(len(CONTRASTS)))]
         real = CONTRASTS[sequence]
@@ -109,7 +140,9 @@ def _paint(rng: np.random.Generator, labels: np.ndarray, r: Randomisation) -> np
         means = rng.uniform(0.0, 1.0, LABELS)
     means[AIR] = rng.uniform(0.0, 0.1)
     image = means.astype(np.float32)[labels]
-    image *= 1 + r.texture * _smooth_noise(rng, labels.shape, rng.uniform(0.5, 2.0))
+    if interior is not None:
+        image = np.where(np.isnan(interior), image, interior).astype(np.float32)
+    image *= 1 + r.texture * smooth_noise(rng, labels.shape, rng.uniform(0.5, 2.0))
     return ndimage.gaussian_filter(image, rng.uniform(*r.blur_voxels))
 
 

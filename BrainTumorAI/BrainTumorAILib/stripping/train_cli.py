@@ -1,9 +1,10 @@
-"""``braintumorai train strip --config FILE [--out DIR] [--device D] [--threads N]``."""
+"""``braintumorai train strip --config FILE [--data DIR] [--out DIR] [--device D] [--threads N]``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 
@@ -13,6 +14,8 @@ from ..device import set_threads
 def add_parser(targets: argparse._SubParsersAction) -> None:
     parser = targets.add_parser("strip", help="train the learned skull stripper on synthetic heads")
     parser.add_argument("--config", required=True, help="JSON training config (Resources/Configs/stripping)")
+    parser.add_argument("--data", default=os.environ.get("BRAINTUMORAI_DATA", "../shared/data"),
+                        help="data folder holding the config's real_brains (default: $BRAINTUMORAI_DATA or ../shared/data)")
     parser.add_argument("--out", default="runs/strip", help="output folder (weights, history, summary)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--threads", type=int, help="CPU threads (default: $BRAINTUMORAI_THREADS or all cores)")
@@ -26,6 +29,6 @@ def run(arguments: argparse.Namespace) -> int:
     set_threads(arguments.threads)
     config = load_strip_config(arguments.config)
     summary = train_stripper(config, arguments.out, device=arguments.device, progress=not arguments.no_progress,
-                             command=shlex.join(["braintumorai", *sys.argv[1:]]))
+                             command=shlex.join(["braintumorai", *sys.argv[1:]]), data=arguments.data)
     print(json.dumps({key: summary[key] for key in ("validation_dice", "seconds", "iterations")}))
     return 0

@@ -13,7 +13,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -22,11 +22,13 @@ from tqdm import tqdm
 
 from ..atomic import atomic_path, write_json
 from ..device import seed_everything, select_device
+from ..errors import InputError
 from ..config_files import read_config
 from ..networks import build_network
 from ..preprocess import pad_to_multiple
 from .learned import predict_probability
 from .postprocess import dice, solid_brain
+from .real_brains import RealBrain, load_real_brains
 from .synthesis import Randomisation, synthetic_head
 
 VALIDATION_STREAM = 1_000_000  # validation heads use sample indices from here on, never reached in training
@@ -63,8 +65,10 @@ class TrainingBatches(torch.utils.data.Dataset):
     """Item ``step``: (images, masks), float32 tensors (batch, 1, *crop), random crops of that step's synthetic
     heads (sample indices step * batch ... step * batch + batch - 1)."""
 
-    def __init__(self, seed: int, randomisation: Randomisation, crop: tuple[int, int, int], batch: int, steps: int):
+    def __init__(self, seed: int, randomisation: Randomisation, crop: tuple[int, int, int], batch: int, steps: int,
+                 brains: Sequence[RealBrain] = ()):
         self.seed, self.randomisation, self.crop, self.batch, self.steps = seed, randomisation, crop, batch, steps
+        self.brains = brains
 
     def __len__(self) -> int:
         return self.steps
@@ -72,7 +76,7 @@ class TrainingBatches(torch.utils.data.Dataset):
     def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         pairs = []
         for index in range(step * self.batch, (step + 1) * self.batch):
-            image, mask = synthetic_head(sample_seed(self.seed, index), self.randomisation)
+            image, mask = synthetic_head(sample_seed(self.seed, index), self.randomisation, self.brains)
             pairs.append(random_crop(np.random.default_rng([self.seed, index, 1]), image, mask, self.crop))
         images = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None])
         return images, torch.from_numpy(np.stack([p[1] for p in pairs])[:, None].astype(np.float32))
@@ -100,9 +104,19 @@ def evaluate(network: torch.nn.Module, heads: list[tuple[np.ndarray, np.ndarray]
     return score
 
 
+def real_brains_of(config: dict[str, Any], data: str | os.PathLike | None) -> list[RealBrain]:
+    """The real brains the config's ``real_brains`` lists (case folders relative to ``data``), or none."""
+    folders = config.get("real_brains", [])
+    if folders and data is None:
+        raise InputError("This stripper config builds heads around real brains: give the data folder (--data)")
+    return load_real_brains(data, folders) if folders else []
+
+
 def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: str = "auto", progress: bool = True,
-                   command: str = "", log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train per ``config``; return the summary (validation Dice, seconds, card fields) also written to ``out``."""
+                   command: str = "", log: Callable[[str], None] = print, data: str | os.PathLike | None = None
+                   ) -> dict[str, Any]:
+    """Train per ``config`` (its ``real_brains`` folders read from ``data``); return the summary (validation Dice,
+    seconds, card fields) also written to ``out``."""
     out = Path(out)
     seed = int(config["seed"])
     seed_everything(seed)
@@ -113,13 +127,14 @@ def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: st
     iterations = int(config["iterations"])
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, iterations, eta_min=float(config["lr"]) * 0.05)
     dice_loss, bce = DiceLoss(sigmoid=True), torch.nn.BCEWithLogitsLoss()
-    heads = [synthetic_head(sample_seed(seed, VALIDATION_STREAM + j), randomisation)
+    brains = real_brains_of(config, data)
+    heads = [synthetic_head(sample_seed(seed, VALIDATION_STREAM + j), randomisation, brains)
              for j in range(int(config.get("validation_heads", 4)))]
     crop = tuple(int(n) for n in config["crop"])
     batch = int(config.get("batch_size", 1))
     every = int(config.get("validate_every", max(1, iterations // 5)))
     workers = int(config.get("workers", 0))
-    batches = torch.utils.data.DataLoader(TrainingBatches(seed, randomisation, crop, batch, iterations),
+    batches = torch.utils.data.DataLoader(TrainingBatches(seed, randomisation, crop, batch, iterations, brains),
                                           batch_size=None, num_workers=workers,
                                           prefetch_factor=2 if workers else None)
     history: list[dict[str, float]] = []
@@ -149,6 +164,7 @@ def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: st
         "seconds": round(time.perf_counter() - started, 1), "device": str(torch_device),
         "threads": torch.get_num_threads(), "architecture": config["architecture"],
         "preprocessing": config["preprocessing"], "synthesis": vars(randomisation),
+        "real_brains": [brain.name for brain in brains],
     }
     write_json(summary, out / "summary.json")
     return summary
