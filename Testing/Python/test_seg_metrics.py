@@ -115,6 +115,16 @@ def test_postprocessing_drops_specks_fills_holes_and_optionally_relabels_small_e
     assert cleaned[6, 6, 6] == 3
     relabelled = postprocess(classes, (1.0, 1.0, 1.0), PostprocessOptions(small_et_ml=0.5))
     assert relabelled[6, 6, 6] == 1 and not (relabelled == 3).any()
+    specks_only = np.zeros((30, 30, 30), dtype=np.uint8)
+    specks_only[3, 3, 3] = specks_only[20, 20, 20] = 2
+    assert not postprocess(specks_only, (1.0, 1.0, 1.0), PostprocessOptions(min_component_ml=0.01)).any()
+    assert not postprocess(np.zeros_like(specks_only), (1.0, 1.0, 1.0)).any()
+    at_the_face = np.zeros((20, 20, 20), dtype=np.uint8)
+    at_the_face[0:6, 5:15, 5:15] = 2
+    at_the_face[0, 9, 9] = 0  # open to the volume's face: not a hole
+    at_the_face[3, 9, 9] = 0  # enclosed: a hole
+    filled = postprocess(at_the_face, (1.0, 1.0, 1.0))
+    assert filled[0, 9, 9] == 0 and filled[3, 9, 9] == 2
 
 
 def test_components_under_a_fraction_of_the_largest_are_dropped_and_larger_satellites_kept():

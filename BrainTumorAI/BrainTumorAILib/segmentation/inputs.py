@@ -156,20 +156,18 @@ def network_input(images: Mapping[str, Image], card_or_preprocessing: Any) -> tu
     normalise = preprocess.NORMALISERS[normalisation]
 
     to_ras = ornt_transform(io_orientation(reference.affine), axcodes2ornt(("R", "A", "S")))
-    channels, foreground = [], np.zeros(reference.shape, dtype=bool)
-    for name in order:
-        array = images[name].array
-        mask = preprocess.foreground_mask(array)
-        foreground |= mask
-        channels.append(nib.orientations.apply_orientation(normalise(array, mask), to_ras))
-    stack = np.stack(channels).astype(np.float32, copy=False)
-    ras_foreground = nib.orientations.apply_orientation(foreground, to_ras)
 
+    def in_ras(array: np.ndarray) -> np.ndarray:
+        return nib.orientations.apply_orientation(array, to_ras)  # flips and transposes: a view, no copy
+
+    masks = [in_ras(preprocess.foreground_mask(images[name].array)) for name in order]
     ras_spacing = np.asarray(reference.spacing)[np.argsort(to_ras[:, 0].astype(int))]
     margin_mm = float(preprocessing.get("crop_margin_mm", DEFAULT_MARGIN_MM))
     margin = tuple(int(np.ceil(margin_mm / s)) for s in ras_spacing)
-    crop = preprocess.bounding_box(ras_foreground, margin)
-    cropped = crop.apply(stack)
+    crop = preprocess.bounding_box(np.logical_or.reduce(masks), margin)
+    # the box holds every foreground voxel, so normalising inside it gives the whole volume's statistics
+    cropped = np.stack([normalise(crop.apply(in_ras(images[name].array)), crop.apply(mask))
+                        for name, mask in zip(order, masks)]).astype(np.float32, copy=False)
 
     target = preprocessing.get("spacing_mm")
     if not target:

@@ -42,29 +42,32 @@ def postprocess(classes: np.ndarray, spacing: Sequence[float], options: Postproc
                 ) -> np.ndarray:
     """A cleaned copy of ``classes`` (uint8, same shape); the input is not modified.
 
-    Works inside the tumour's bounding box grown by one voxel, which gives the same result as the whole volume
-    (the grown rim is background, so it connects every outside region) at a fraction of the cost.
+    Each step works inside the tumour's bounding box grown by one voxel, which gives the same result as the whole
+    volume (the grown rim is background, so it connects every outside region) at a fraction of the cost; the box is
+    taken again after the small components are gone, so hole filling sees the tumour's box, not the strays'.
     """
     cleaned = np.array(classes, dtype=np.uint8, copy=True)
-    tumour = cleaned > 0
-    if tumour.any():
-        _clean(cleaned[preprocess.bounding_box(tumour, margin=1).slices], float(np.prod(spacing)) / 1000.0, options)
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    if (options.min_component_ml > 0 or options.min_component_fraction > 0) and cleaned.any():
+        _drop_small_components(_tumour_box(cleaned), int(np.ceil(options.min_component_ml / voxel_ml)),
+                               options.min_component_fraction)
+    if not cleaned.any():
+        return cleaned
+    box = _tumour_box(cleaned)
+    if options.fill_holes:
+        core = (box == NECROSIS) | (box == ENHANCING)
+        box[ndimage.binary_fill_holes(core) & (box == 0)] = NECROSIS
+        box[ndimage.binary_fill_holes(box > 0) & (box == 0)] = EDEMA
+    if options.small_et_ml is not None:
+        enhancing = box == ENHANCING
+        if 0 < enhancing.sum() * voxel_ml < options.small_et_ml:
+            box[enhancing] = NECROSIS
     return cleaned
 
 
-def _clean(classes: np.ndarray, voxel_ml: float, options: PostprocessOptions) -> None:
-    """Clean ``classes`` (a view into the whole map) in place."""
-    if options.min_component_ml > 0 or options.min_component_fraction > 0:
-        _drop_small_components(classes, int(np.ceil(options.min_component_ml / voxel_ml)),
-                               options.min_component_fraction)
-    if options.fill_holes:
-        core = (classes == NECROSIS) | (classes == ENHANCING)
-        classes[ndimage.binary_fill_holes(core) & (classes == 0)] = NECROSIS
-        classes[ndimage.binary_fill_holes(classes > 0) & (classes == 0)] = EDEMA
-    if options.small_et_ml is not None:
-        enhancing = classes == ENHANCING
-        if 0 < enhancing.sum() * voxel_ml < options.small_et_ml:
-            classes[enhancing] = NECROSIS
+def _tumour_box(classes: np.ndarray) -> np.ndarray:
+    """A view of ``classes`` (which holds some tumour) on the tumour's bounding box grown by one voxel."""
+    return classes[preprocess.bounding_box(classes > 0, margin=1).slices]
 
 
 def _drop_small_components(classes: np.ndarray, min_voxels: int, min_fraction: float) -> None:
