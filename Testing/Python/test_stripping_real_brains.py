@@ -89,3 +89,18 @@ def test_heads_around_real_brains_are_deterministic_and_leave_the_others_alone(s
     phantom_only = Randomisation(**SMALL)
     for seed in (5, 6):
         assert np.array_equal(synthetic_head(seed, phantom_only)[0], synthetic_head(seed, phantom_only, brains)[0])
+
+
+def test_training_draws_heads_around_the_configured_brains(stripped_case, tmp_path):
+    from BrainTumorAILib.stripping.training import train_stripper
+    from strip_models import TINY_CONFIG
+
+    data, _ = stripped_case
+    config = {**TINY_CONFIG, "iterations": 2, "validate_every": 2, "real_brains": ["case"],
+              "synthesis": {**TINY_CONFIG["synthesis"], "real_brain_prob": 0.5}}
+    summary = train_stripper(config, tmp_path, device="cpu", progress=False, log=lambda line: None, data=data)
+    assert summary["real_brains"] == ["case"] and summary["synthesis"]["real_brain_prob"] == 0.5
+    assert (tmp_path / "weights.safetensors").is_file()
+    with pytest.raises(InputError, match="--data"):
+        train_stripper(config, tmp_path / "again", device="cpu", progress=False, log=lambda line: None)
+    assert not (tmp_path / "again").exists()
