@@ -3,10 +3,11 @@
 Each sample is a phantom head (phantom.py) drawn on the stripper's RAS working grid with a random pose and size,
 given anatomy the phantom lacks (the CSF around the brain as its own label, thickened by a random smooth amount
 that is taken from the brain; CSF-filled sulci in the brain's outer layer, which stay brain; muscle patches in the
-scalp and neck), then painted with a random intensity per label (or a jittered real contrast), tissue texture,
-partial-volume blur, a smooth multiplicative bias field, thick slices along a random axis (1-6 mm acquisitions
-brought back to the working grid), noise, a gamma curve, sometimes a cut field of view or an already stripped
-brain. So the network learns the brain's shape and context, not one contrast.
+scalp and neck), or, with ``real_brain_prob``, a head built around a real stripped brain (real_brains.py). Either
+is then painted with a random intensity per label (or a jittered real contrast; a random curve of a real brain's
+own intensities), tissue texture, partial-volume blur, a smooth multiplicative bias field, thick slices along a
+random axis (1-6 mm acquisitions brought back to the working grid), noise, a gamma curve, sometimes a cut field of
+view or an already stripped brain. So the network learns the brain's shape and context, not one contrast.
 """
 
 from __future__ import annotations
