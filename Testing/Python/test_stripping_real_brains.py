@@ -86,6 +86,7 @@ def test_heads_around_real_brains_are_deterministic_and_leave_the_others_alone(s
     again, mask_again = synthetic_head(5, real, brains)
     assert np.array_equal(image, again) and np.array_equal(mask, mask_again)
     assert image.shape == mask.shape == SMALL["grid_shape"] and mask.sum() > 1000
+    assert not np.array_equal(mask, synthetic_head(5, real)[1])  # the head is built around the given brain
     phantom_only = Randomisation(**SMALL)
     for seed in (5, 6):
         assert np.array_equal(synthetic_head(seed, phantom_only)[0], synthetic_head(seed, phantom_only, brains)[0])

@@ -22,8 +22,8 @@ from tqdm import tqdm
 
 from ..atomic import atomic_path, write_json
 from ..device import seed_everything, select_device
-from ..errors import InputError
 from ..config_files import read_config
+from ..errors import InputError
 from ..networks import build_network
 from ..preprocess import pad_to_multiple
 from .learned import predict_probability
