@@ -15,7 +15,7 @@ from ..errors import ModelError
 
 Builder = Callable[..., torch.nn.Module]
 _BUILDERS: dict[str, Builder] = {}
-_FAMILIES: tuple[str, ...] = ("monai_nets", "classification", "stripping")
+_FAMILIES: tuple[str, ...] = ("monai_nets", "classification", "stripping", "ensemble")
 
 
 def architecture(name: str) -> Callable[[Builder], Builder]:

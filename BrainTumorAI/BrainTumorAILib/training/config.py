@@ -65,12 +65,20 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> SegmentationC
     outputs = merged["outputs"]
     if outputs.get("activation") not in ("softmax", "sigmoid") or not outputs.get("channels"):
         raise InputError(f"outputs needs activation softmax|sigmoid and channels{where}")
-    if merged["architecture"].get("params", {}).get("out_channels") != len(outputs["channels"]):
+    params = member_architecture(merged["architecture"]).get("params", {})
+    if params.get("out_channels") != len(outputs["channels"]):
         raise InputError(f"architecture out_channels does not match the {len(outputs['channels'])} output "
                          f"channels{where}")
-    if merged["architecture"].get("params", {}).get("in_channels") != len(merged["inputs"]):
+    if params.get("in_channels") != len(merged["inputs"]):
         raise InputError(f"architecture in_channels does not match the {len(merged['inputs'])} inputs{where}")
     return SegmentationConfig(merged, path)
+
+
+def member_architecture(architecture: dict[str, Any]) -> dict[str, Any]:
+    """The network of an architecture entry: itself, or the member network of an ``ensemble``."""
+    if architecture.get("name") == "ensemble":
+        return architecture.get("params", {}).get("network", {})
+    return architecture
 
 
 def load_config(path: str | os.PathLike) -> SegmentationConfig:

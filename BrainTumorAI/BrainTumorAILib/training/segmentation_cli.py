@@ -28,6 +28,7 @@ def add_parser(targets: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads (default: $BRAINTUMORAI_THREADS or all cores)")
     parser.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this wall time "
                                                           "(overrides the config's schedule.max_minutes)")
+    parser.add_argument("--seed", type=int, help="random seed (overrides the config's seed; e.g. for ensemble members)")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -41,6 +42,8 @@ def run(arguments: argparse.Namespace) -> int:
     config = load_config(arguments.config)
     if arguments.max_minutes is not None:
         config.schedule["max_minutes"] = arguments.max_minutes
+    if arguments.seed is not None:
+        config.raw["seed"] = arguments.seed
     summary = train_segmentation(config, arguments.data, arguments.out, arguments.validate_on,
                                  device=arguments.device, progress=not arguments.no_progress,
                                  command=shlex.join(["braintumorai", *sys.argv[1:]]), resume=arguments.resume)

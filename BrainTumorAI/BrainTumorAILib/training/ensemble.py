@@ -1,0 +1,89 @@
+"""``braintumorai train ensemble --runs DIR DIR ... --out DIR``: training runs of one network as one model.
+
+The members (``train segmentation`` output folders, e.g. the same recipe under different seeds) must share their
+network, inputs, outputs, preprocessing and inference settings. The output folder is itself a run folder
+(``model.safetensors`` with keys ``members.<i>.*`` and ``training.json``), so ``segment --trained DIR`` runs it and
+a model card can ship it; its network is ``networks/ensemble.py``, which averages the members' probabilities.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..atomic import write_json
+from ..errors import InputError
+from ..networks.ensemble import MeanProbabilityEnsemble
+from ..weights import load_model, sha256_of
+from .config import parse_config
+from .segmentation import save_weights
+from .trained import SUMMARY, WEIGHTS, card_of_run
+
+SHARED = ("architecture", "inputs", "outputs", "preprocessing", "inference")
+
+
+def add_parser(targets: argparse._SubParsersAction) -> None:
+    parser = targets.add_parser("ensemble", help="combine segmentation training runs of one network into one "
+                                                 "model that averages their probabilities")
+    parser.add_argument("--runs", nargs="+", required=True, metavar="RUN_DIR",
+                        help="`train segmentation` output folders (same network, inputs and preprocessing)")
+    parser.add_argument("--out", required=True, help="output run folder (model.safetensors, training.json)")
+    parser.set_defaults(func=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    summary = combine_runs(arguments.runs, arguments.out,
+                           command=shlex.join(["braintumorai", *sys.argv[1:]]))
+    print(json.dumps({"members": len(summary["members"]), "written": str(Path(arguments.out) / WEIGHTS)}))
+    return 0
+
+
+def combine_runs(runs: Sequence[str | Path], out: str | Path, *, command: str | None = None) -> dict[str, Any]:
+    """Write the ensemble of ``runs`` to ``out``; return its summary. Raises InputError, naming the folder, when a
+    run is unfinished or differs from the first in its network, inputs, outputs, preprocessing or inference."""
+    if len(runs) < 2:
+        raise InputError("An ensemble needs at least two training runs")
+    folders = [Path(folder) for folder in runs]
+    summaries = [_summary(folder) for folder in folders]
+    first = summaries[0]["config"]
+    for folder, summary in zip(folders[1:], summaries[1:]):
+        different = [key for key in SHARED if summary["config"].get(key) != first.get(key)]
+        if different:
+            raise InputError(f"{folder} differs from {folders[0]} in {', '.join(different)}; an ensemble's members "
+                             "must share them")
+    members = [load_model(card_of_run(folder), progress=False) for folder in folders]
+    ensemble = MeanProbabilityEnsemble(members, first["outputs"]["activation"])
+    config = copy.deepcopy(first)
+    config["architecture"] = {"name": "ensemble", "params": {
+        "network": first["architecture"], "members": len(members), "activation": first["outputs"]["activation"]}}
+    parse_config(config)
+    out = Path(out)
+    save_weights(ensemble, out / WEIGHTS)
+    validation = [summary.get("validation_cases", []) for summary in summaries]
+    summary = {
+        "config": config, "command": command,
+        "validation_cases": validation[0] if all(cases == validation[0] for cases in validation) else [],
+        "members": [{"run": str(folder), "sha256": sha256_of(folder / WEIGHTS), "seed": summary.get("seed"),
+                     "command": summary.get("command"), "best_epoch": summary.get("best_epoch"),
+                     "validation_dice": summary.get("validation_dice")}
+                    for folder, summary in zip(folders, summaries)],
+    }
+    write_json(summary, out / SUMMARY)
+    return summary
+
+
+def _summary(folder: Path) -> dict[str, Any]:
+    path = folder / SUMMARY
+    if not path.is_file() or not (folder / WEIGHTS).is_file():
+        raise InputError(f"Not a finished training run (no {SUMMARY} or {WEIGHTS}): {folder}")
+    try:
+        summary = json.loads(path.read_text())
+        summary["config"]["architecture"]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise InputError(f"Training summary is unreadable ({error}): {path}") from error
+    return summary
