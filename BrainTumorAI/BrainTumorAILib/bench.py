@@ -1,6 +1,7 @@
 """``python -m BrainTumorAILib.bench --data DIR``: the project's ``segment`` beside the textbook MONAI pipeline.
 
-Both run the same model card and weights on one 240x240x155 case, each in a fresh child process, and the bench
+Both run the same model card and weights on one 240x240x155 case, each in a fresh child process, ``--repeat`` times
+in turn (the figures are each one's medians, so one slow run on a shared machine does not decide), and the bench
 prints each one's wall time and peak RSS (``os.wait4``'s rusage of that child), the seconds each child reports for
 its work after start-up (Python, torch and MONAI imports, which both pay alike), the ratios, and the Dice between
 their label maps per region. The textbook pipeline is what a MONAI tutorial writes: LoadImaged, Orientationd to
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the shared data folder (default: $BRAINTUMORAI_DATA or ../shared/data)")
     parser.add_argument("--case", help="case folder to run (default: the BraTS-GLI sample, else a deepmedic case)")
     parser.add_argument("--model", help="segmentation model id (default: the registry's default)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each pipeline, taken in turn; the figures are "
+                                                              "medians (default: 3)")
     parser.add_argument("--worker", choices=("textbook",), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
@@ -54,19 +58,26 @@ def _compare(arguments: argparse.Namespace) -> int:
             "textbook": [sys.executable, "-m", "BrainTumorAILib.bench", "--worker", "textbook", "--case",
                          str(case_dir), "--model", card.id, "--out", str(outputs["textbook"])],
         }
-        figures = {name: _measure(command) for name, command in commands.items()}
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in commands}
+        for _ in range(max(arguments.repeat, 1)):
+            for name, command in commands.items():
+                runs[name].append(_measure(command))
+        figures = {name: _median(measured) for name, measured in runs.items()}
         agreement = _agreement(outputs["project"], outputs["textbook"])
     summary = {
         "case": str(case_dir), "model": card.id, "threads": os.environ.get("BRAINTUMORAI_THREADS", "all cores"),
+        "runs_each": len(runs["project"]),
         **figures,
         "speedup": round(figures["textbook"]["wall_s"] / figures["project"]["wall_s"], 2),
         "speedup_after_startup": round(figures["textbook"]["work_s"] / figures["project"]["work_s"], 2),
         "rss_ratio": round(figures["project"]["peak_rss_mb"] / figures["textbook"]["peak_rss_mb"], 2),
         "dice_between_masks": agreement,
     }
+    print(f"medians of {summary['runs_each']} runs each:")
     for name in ("project", "textbook"):
         print(f"{name:9s} wall {figures[name]['wall_s']:7.2f} s (after start-up {figures[name]['work_s']:6.2f} s)   "
-              f"peak RSS {figures[name]['peak_rss_mb']:8.1f} MB")
+              f"peak RSS {figures[name]['peak_rss_mb']:8.1f} MB   (walls: "
+              f"{', '.join(str(run['wall_s']) for run in runs[name])} s)")
     print(f"speed-up of the project's segment: {summary['speedup']}x wall, {summary['speedup_after_startup']}x after "
           f"start-up; RSS ratio project/textbook: {summary['rss_ratio']}")
     print("Dice between the two label maps: " + ", ".join(f"{k} {v:.4f}" for k, v in agreement.items()))
@@ -100,6 +111,11 @@ def _measure(command: list[str]) -> dict[str, float]:
     report = json.loads(text[text.rindex("\n{") + 1 if "\n{" in text else text.index("{"):])
     return {"wall_s": round(wall, 2), "work_s": float(report["seconds"]),
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+
+
+def _median(measured: list[dict[str, float]]) -> dict[str, float]:
+    """The median of each figure over runs."""
+    return {key: round(statistics.median(run[key] for run in measured), 2) for key in measured[0]}
 
 
 def _agreement(project: Path, textbook: Path) -> dict[str, float]:

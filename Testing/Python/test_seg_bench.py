@@ -33,3 +33,8 @@ def test_a_child_is_measured_and_a_failing_child_stops_the_bench():
     assert figures["wall_s"] > 0 and figures["peak_rss_mb"] >= 50 and figures["work_s"] == 0.5
     with pytest.raises(SystemExit, match="exit code 3"):
         bench._measure([sys.executable, "-c", "raise SystemExit(3)"])
+
+
+def test_repeated_runs_are_summarised_by_their_medians():
+    runs = [{"wall_s": 9.0, "work_s": 2.0}, {"wall_s": 5.0, "work_s": 3.0}, {"wall_s": 6.0, "work_s": 1.0}]
+    assert bench._median(runs) == {"wall_s": 6.0, "work_s": 2.0}
