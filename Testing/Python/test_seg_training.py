@@ -15,6 +15,7 @@ from BrainTumorAILib.errors import InputError
 from BrainTumorAILib.image import load_image
 from BrainTumorAILib.labels import from_convention
 from BrainTumorAILib.networks import build_network
+from BrainTumorAILib.training.augment import build_transform
 from BrainTumorAILib.training.config import load_config, parse_config
 from BrainTumorAILib.training.datasets import discover, select
 from BrainTumorAILib.training.segmentation import train_segmentation
@@ -79,6 +80,32 @@ def test_config_errors_name_the_file(tmp_path):
     config["loss"]["name"] = "hinge"
     with pytest.raises(InputError, match="Unknown loss"):
         parse_config(config)
+    config = json.loads((CONFIGS / "tiny.json").read_text())
+    config["augmentation"]["negatives"] = "skull"
+    with pytest.raises(InputError, match="Unknown augmentation.negatives 'skull'"):
+        parse_config(config)
+
+
+@pytest.mark.parametrize("negatives", ["anywhere", "brain"])
+def test_background_patches_are_centred_where_the_config_says(negatives):
+    """A 40^3 grid with a 20^3 brain in its middle: patches of 8^3 centred "anywhere" off the tumour include empty
+    ones, patches centred in the "brain" always hold brain (at least the eighth a corner centre gives)."""
+    augmentation = dict(parse_config(json.loads((CONFIGS / "tiny.json").read_text())).augmentation,
+                        patch_size=[8, 8, 8], samples_per_case=200, pos=0.0, neg=1.0, negatives=negatives,
+                        affine_prob=0.0, noise_prob=0.0, intensity_prob=0.0)  # nothing that fills empty voxels
+    image = np.zeros((2, 40, 40, 40), dtype=np.float32)
+    image[:, 10:30, 10:30, 10:30] = np.random.default_rng(0).normal(size=(2, 20, 20, 20))
+    label = np.zeros((1, 40, 40, 40), dtype=np.uint8)
+    label[0, 18:22, 18:22, 18:22] = 1
+    transform = build_transform(augmentation)
+    transform.set_random_state(0)
+    patches = transform({"image": image, "label": label})
+    brain_share = [float((np.asarray(patch["image"]) != 0).any(0).mean()) for patch in patches]
+    assert len(patches) == 200 and all(set(patch) == {"image", "label"} for patch in patches)
+    if negatives == "brain":
+        assert min(brain_share) >= 0.12
+    else:
+        assert min(brain_share) == 0.0
 
 
 @pytest.fixture(scope="module")

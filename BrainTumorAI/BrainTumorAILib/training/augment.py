@@ -2,6 +2,9 @@
 
 A sample is ``{"image": (C, I, J, K) float32, "label": (1, I, J, K) class map}`` on the network grid
 (segmentation/inputs.py); the transform returns ``samples_per_case`` augmented patches of ``patch_size``.
+``negatives`` says where background patches are centred: "anywhere" off the tumour (the empty margin of the grid
+included), or "brain", only on voxels where some channel is non-zero (the z-scored brain), so that every negative
+patch shows the network brain tissue to reject.
 """
 
 from __future__ import annotations
@@ -19,10 +22,15 @@ def build_transform(augmentation: Mapping[str, Any]) -> mt.Compose:
     patch = list(augmentation["patch_size"])
     radians = math.radians(float(augmentation["rotate_deg"]))
     scale = float(augmentation["scale"])
+    in_brain = augmentation.get("negatives", "anywhere") == "brain"
+    brain = [mt.Lambdad("image", func=lambda image: (image != 0).any(0, keepdims=True), overwrite="brain")]
     return mt.Compose([
         mt.SpatialPadd(KEYS, spatial_size=patch),
+        *(brain if in_brain else []),
         mt.RandCropByPosNegLabeld(KEYS, label_key="label", spatial_size=patch, pos=float(augmentation["pos"]),
-                                  neg=float(augmentation["neg"]), num_samples=int(augmentation["samples_per_case"])),
+                                  neg=float(augmentation["neg"]), num_samples=int(augmentation["samples_per_case"]),
+                                  image_key="brain" if in_brain else None, image_threshold=0),
+        *([mt.DeleteItemsd("brain")] if in_brain else []),
         *(mt.RandFlipd(KEYS, prob=float(augmentation["flip_prob"]), spatial_axis=axis) for axis in range(3)),
         mt.RandAffined(KEYS, prob=float(augmentation["affine_prob"]), rotate_range=(radians,) * 3,
                        scale_range=(scale,) * 3, mode=("bilinear", "nearest"), padding_mode="zeros"),

@@ -22,7 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "inference": {"roi_size": [64, 64, 64], "overlap": 0.25, "sw_batch_size": 2},
     "loss": {"name": "dice_focal", "params": {}},
     "augmentation": {
-        "patch_size": [64, 64, 64], "samples_per_case": 2, "pos": 2.0, "neg": 1.0,
+        "patch_size": [64, 64, 64], "samples_per_case": 2, "pos": 2.0, "neg": 1.0, "negatives": "anywhere",
         "flip_prob": 0.5, "rotate_deg": 15.0, "scale": 0.15, "affine_prob": 0.3,
         "noise_std": 0.1, "noise_prob": 0.2, "shift": 0.1, "scale_intensity": 0.1, "intensity_prob": 0.3,
     },
@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
                  "max_minutes": None},
 }
 LOSSES = ("dice_focal", "dice_ce")
+NEGATIVES = ("anywhere", "brain")  # where background patches are centred (augment.py)
 REQUIRED = ("name", "architecture", "inputs", "outputs")
 
 
@@ -62,6 +63,9 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> SegmentationC
     merged = merge(DEFAULTS, raw)
     if merged["loss"]["name"] not in LOSSES:
         raise InputError(f"Unknown loss '{merged['loss']['name']}' (choose {', '.join(LOSSES)}){where}")
+    if merged["augmentation"]["negatives"] not in NEGATIVES:
+        raise InputError(f"Unknown augmentation.negatives '{merged['augmentation']['negatives']}' (choose "
+                         f"{', '.join(NEGATIVES)}){where}")
     outputs = merged["outputs"]
     if outputs.get("activation") not in ("softmax", "sigmoid") or not outputs.get("channels"):
         raise InputError(f"outputs needs activation softmax|sigmoid and channels{where}")
