@@ -10,7 +10,7 @@ TARGETS = {
     "segmentation": "..training.segmentation_cli:add_parser",
     "strip": "..stripping.train_cli:add_parser",
     "classification": "..classification.train_cli:add_parser",
-    "ensemble": "..training.ensemble:add_parser",
+    "ensemble": "..training.ensemble_cli:add_parser",
 }
 
 

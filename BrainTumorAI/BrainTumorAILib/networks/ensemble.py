@@ -49,6 +49,4 @@ def _log_mean_exp(logs: list[torch.Tensor], log_count: float) -> torch.Tensor:
 @architecture("ensemble")
 def ensemble(network: dict[str, Any], members: int, activation: str = "softmax") -> torch.nn.Module:
     """``members`` copies of ``network`` (a card's architecture entry), to be loaded with one state dict."""
-    if int(members) < 1:
-        raise ModelError(f"An ensemble needs at least one member, not {members}")
     return MeanProbabilityEnsemble([build_network(network) for _ in range(int(members))], activation)

@@ -1,4 +1,4 @@
-"""``braintumorai train ensemble --runs DIR DIR ... --out DIR``: training runs of one network as one model.
+"""Training runs of one network as one model (``braintumorai train ensemble``, ensemble_cli.py).
 
 The members (``train segmentation`` output folders, e.g. the same recipe under different seeds) must share their
 network, inputs, outputs, preprocessing and inference settings. The output folder is itself a run folder
@@ -8,11 +8,8 @@ a model card can ship it; its network is ``networks/ensemble.py``, which average
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
-import shlex
-import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,22 +22,6 @@ from .segmentation import save_weights
 from .trained import SUMMARY, WEIGHTS, card_of_run
 
 SHARED = ("architecture", "inputs", "outputs", "preprocessing", "inference")
-
-
-def add_parser(targets: argparse._SubParsersAction) -> None:
-    parser = targets.add_parser("ensemble", help="combine segmentation training runs of one network into one "
-                                                 "model that averages their probabilities")
-    parser.add_argument("--runs", nargs="+", required=True, metavar="RUN_DIR",
-                        help="`train segmentation` output folders (same network, inputs and preprocessing)")
-    parser.add_argument("--out", required=True, help="output run folder (model.safetensors, training.json)")
-    parser.set_defaults(func=run)
-
-
-def run(arguments: argparse.Namespace) -> int:
-    summary = combine_runs(arguments.runs, arguments.out,
-                           command=shlex.join(["braintumorai", *sys.argv[1:]]))
-    print(json.dumps({"members": len(summary["members"]), "written": str(Path(arguments.out) / WEIGHTS)}))
-    return 0
 
 
 def combine_runs(runs: Sequence[str | Path], out: str | Path, *, command: str | None = None) -> dict[str, Any]:
