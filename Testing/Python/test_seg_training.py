@@ -189,3 +189,32 @@ def test_sigmoid_whole_tumour_recipe_trains_and_scores_wt_only(phantoms, tmp_pat
     config["architecture"]["params"].update(in_channels=1, out_channels=1)
     summary = train_segmentation(parse_config(config), root, tmp_path / "wt", [names[-1]], progress=False)
     assert set(summary["validation_dice"]) == {"WT", "mean"}
+
+
+def test_cross_validation_trains_a_fold_per_case_and_reuses_finished_folds(phantoms, tmp_path, capsys):
+    root, names = phantoms
+    config = tiny_config(tmp_path, epochs=2, cases_per_epoch=2, validate_every=1)
+    out = tmp_path / "study"
+    arguments = ["train", "cross-validate", "--config", str(config), "--data", str(root), "--out", str(out),
+                 "--folds", names[0], names[1], "--no-progress"]
+    assert main(arguments) == 0
+    study = json.loads((out / "cross_validation.json").read_text())
+    assert list(study["per_case"]) == names[:2]
+    for name in names[:2]:
+        fold = json.loads((out / f"fold-{name}" / "training.json").read_text())
+        assert fold["validation_cases"] == [name] and fold["train_cases"] == [n for n in names if n != name]
+        scores = study["per_case"][name]
+        assert scores["best"] == fold["validation_per_case"][name] and scores["last_epoch"] == 2
+    assert study["mean"]["last"]["WT"] == pytest.approx(np.mean([study["per_case"][n]["last"]["WT"] for n in names[:2]]))
+    rows = (out / "cross_validation.csv").read_text().splitlines()
+    assert rows[0] == "case,epochs,epoch,WT,TC,ET" and len(rows) == 5
+
+    weights = out / f"fold-{names[0]}" / "model.safetensors"
+    stamp = weights.stat().st_mtime_ns
+    assert main(arguments) == 0 and weights.stat().st_mtime_ns == stamp  # finished folds are not retrained
+    capsys.readouterr()
+    assert main([*arguments, "--seed", "99"]) == 2
+    assert "trained with another config" in capsys.readouterr().err
+    assert main(["train", "cross-validate", "--config", str(config), "--data", str(root), "--out",
+                 str(tmp_path / "other"), "--folds", "nobody"]) == 2
+    assert "No case nobody" in capsys.readouterr().err and not (tmp_path / "other").exists()

@@ -8,6 +8,7 @@ import importlib
 
 TARGETS = {
     "segmentation": "..training.segmentation_cli:add_parser",
+    "cross-validate": "..training.segmentation_cli:add_cross_validation_parser",
     "strip": "..stripping.train_cli:add_parser",
     "classification": "..classification.train_cli:add_parser",
     "ensemble": "..training.ensemble_cli:add_parser",
