@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_path, write_json
+from .classification.volume import NO_TUMOUR_SHARE
 from .image import reorient, save_image
 from .labels import SEGMENT_STYLE
 from .pipeline import PipelineResult
@@ -113,8 +114,13 @@ def _caption(result: PipelineResult) -> str:
     parts = [f"case {result.case_name}"]
     if result.classification:
         label = result.classification.get("label")
-        share = result.classification.get("shares", {}).get(label)
-        parts.append(f"class: {label}" + (f" ({share:.0%})" if isinstance(share, float) else ""))
+        shares = result.classification.get("shares", {})
+        share, no_tumour = shares.get(label), shares.get("notumor")
+        text = f"class: {label}" + (f" ({share:.0%}" if isinstance(share, float) else "")
+        if isinstance(share, float) and isinstance(no_tumour, float) and label != "notumor" and no_tumour > share:
+            # the volume rule names the likeliest tumour class unless "no tumour" is near certain: say so
+            text += f"; notumor {no_tumour:.0%}, under the {NO_TUMOUR_SHARE:.0%} needed to call it"
+        parts.append(text + (")" if isinstance(share, float) else ""))
     if result.segmentation is not None:
         volumes = result.segmentation.volumes_ml
         parts.append("volumes mL: " + ", ".join(f"{name} {volumes[name]:.1f}" for name in ("WT", "TC", "ET")

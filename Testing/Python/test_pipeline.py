@@ -12,8 +12,8 @@ from BrainTumorAILib.cli import main
 from BrainTumorAILib.errors import BrainTumorAIError, Cancelled
 from BrainTumorAILib.image import Image, save_image
 from BrainTumorAILib.phantom import make_phantom
-from BrainTumorAILib.pipeline import PipelineOptions, run_pipeline
-from BrainTumorAILib.report import write_outputs
+from BrainTumorAILib.pipeline import PipelineOptions, PipelineResult, run_pipeline
+from BrainTumorAILib.report import _caption, write_outputs
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +129,14 @@ def test_rotated_input_grid_gets_outputs_on_its_own_grid(tmp_path):
     assert result.segmentation.labels.same_grid(phantom.images["t1c"])
     assert result.brain_mask.same_grid(phantom.images["t1c"])
     assert isinstance(result.reference_image, Image)
+
+
+@pytest.mark.parametrize("shares, expected", [
+    ({"glioma": 0.6, "meningioma": 0.2, "notumor": 0.1, "pituitary": 0.1}, "class: glioma (60%) |"),
+    ({"glioma": 0.08, "meningioma": 0.04, "notumor": 0.83, "pituitary": 0.05},
+     "class: glioma (8%; notumor 83%, under the 95% needed to call it) |"),
+])
+def test_the_picture_caption_says_why_a_tumour_class_beats_a_larger_no_tumour_share(shares, expected):
+    image = Image(np.zeros((4, 4, 4), dtype=np.float32), np.eye(4))
+    result = PipelineResult("case", "t1c", image, {}, classification={"label": "glioma", "shares": shares})
+    assert expected in _caption(result)
