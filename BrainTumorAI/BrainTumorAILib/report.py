@@ -119,7 +119,7 @@ def _caption(result: PipelineResult) -> str:
         text = f"class: {label}" + (f" ({share:.0%}" if isinstance(share, float) else "")
         if isinstance(share, float) and isinstance(no_tumour, float) and label != "notumor" and no_tumour > share:
             # the volume rule names the likeliest tumour class unless "no tumour" is near certain: say so
-            text += f"; notumor {no_tumour:.0%}, under the {NO_TUMOUR_SHARE:.0%} needed to call it"
+            text += f"; notumor {no_tumour:.0%} < {NO_TUMOUR_SHARE:.0%}"
         parts.append(text + (")" if isinstance(share, float) else ""))
     if result.segmentation is not None:
         volumes = result.segmentation.volumes_ml

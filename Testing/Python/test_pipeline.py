@@ -134,7 +134,7 @@ def test_rotated_input_grid_gets_outputs_on_its_own_grid(tmp_path):
 @pytest.mark.parametrize("shares, expected", [
     ({"glioma": 0.6, "meningioma": 0.2, "notumor": 0.1, "pituitary": 0.1}, "class: glioma (60%) |"),
     ({"glioma": 0.08, "meningioma": 0.04, "notumor": 0.83, "pituitary": 0.05},
-     "class: glioma (8%; notumor 83%, under the 95% needed to call it) |"),
+     "class: glioma (8%; notumor 83% < 95%) |"),
 ])
 def test_the_picture_caption_says_why_a_tumour_class_beats_a_larger_no_tumour_share(shares, expected):
     image = Image(np.zeros((4, 4, 4), dtype=np.float32), np.eye(4))
