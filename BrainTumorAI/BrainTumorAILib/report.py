@@ -116,11 +116,14 @@ def _caption(result: PipelineResult) -> str:
         label = result.classification.get("label")
         shares = result.classification.get("shares", {})
         share, no_tumour = shares.get(label), shares.get("notumor")
-        text = f"class: {label}" + (f" ({share:.0%}" if isinstance(share, float) else "")
-        if isinstance(share, float) and isinstance(no_tumour, float) and label != "notumor" and no_tumour > share:
-            # the volume rule names the likeliest tumour class unless "no tumour" is near certain: say so
-            text += f"; notumor {no_tumour:.0%} < {NO_TUMOUR_SHARE:.0%}"
-        parts.append(text + (")" if isinstance(share, float) else ""))
+        text = f"class: {label}"
+        if isinstance(share, float):
+            detail = f"{share:.0%}"
+            if label != "notumor" and isinstance(no_tumour, float) and no_tumour > share:
+                # the volume rule names the likeliest tumour class unless "no tumour" is near certain: say so
+                detail += f"; notumor {no_tumour:.0%} < {NO_TUMOUR_SHARE:.0%}"
+            text += f" ({detail})"
+        parts.append(text)
     if result.segmentation is not None:
         volumes = result.segmentation.volumes_ml
         parts.append("volumes mL: " + ", ".join(f"{name} {volumes[name]:.1f}" for name in ("WT", "TC", "ET")

@@ -23,7 +23,7 @@ from ..errors import InputError
 from .config import SegmentationConfig
 from .datasets import discover
 from .segmentation import train_segmentation
-from .trained import SUMMARY
+from .trained import SUMMARY, run_summary
 from .validation import mean_dice
 
 SUMMARY_NAME = "cross_validation"
@@ -63,10 +63,9 @@ def cross_validate(config: SegmentationConfig, data: str | Path, out: str | Path
 
 def _finished(run: Path, config: SegmentationConfig) -> dict[str, Any] | None:
     """The summary of a finished fold in ``run``, None when there is none; InputError when it used another config."""
-    path = run / SUMMARY
-    if not path.is_file():
+    if not (run / SUMMARY).is_file():
         return None
-    summary = json.loads(path.read_text())
+    summary = run_summary(run)
     if summary.get("config") != config.raw:
         raise InputError(f"{run} holds a fold trained with another config; choose a new --out for this study")
     return summary

@@ -9,7 +9,6 @@ a model card can ship it; its network is ``networks/ensemble.py``, which average
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,7 +18,7 @@ from ..networks.ensemble import MeanProbabilityEnsemble
 from ..weights import load_model, sha256_of
 from .config import parse_config
 from .segmentation import save_weights
-from .trained import SUMMARY, WEIGHTS, card_of_run
+from .trained import SUMMARY, WEIGHTS, card_of_run, run_summary
 
 SHARED = ("architecture", "inputs", "outputs", "preprocessing", "inference")
 
@@ -30,7 +29,7 @@ def combine_runs(runs: Sequence[str | Path], out: str | Path, *, command: str | 
     if len(runs) < 2:
         raise InputError("An ensemble needs at least two training runs")
     folders = [Path(folder) for folder in runs]
-    summaries = [_summary(folder) for folder in folders]
+    summaries = [run_summary(folder) for folder in folders]
     first = summaries[0]["config"]
     for folder, summary in zip(folders[1:], summaries[1:]):
         different = [key for key in SHARED if summary["config"].get(key) != first.get(key)]
@@ -57,14 +56,3 @@ def combine_runs(runs: Sequence[str | Path], out: str | Path, *, command: str | 
     write_json(summary, out / SUMMARY)
     return summary
 
-
-def _summary(folder: Path) -> dict[str, Any]:
-    path = folder / SUMMARY
-    if not path.is_file() or not (folder / WEIGHTS).is_file():
-        raise InputError(f"Not a finished training run (no {SUMMARY} or {WEIGHTS}): {folder}")
-    try:
-        summary = json.loads(path.read_text())
-        summary["config"]["architecture"]
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise InputError(f"Training summary is unreadable ({error}): {path}") from error
-    return summary

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 from ..registry import ModelCard
@@ -15,19 +16,28 @@ WEIGHTS = "model.safetensors"
 SUMMARY = "training.json"
 
 
-def card_of_run(folder: str | Path) -> ModelCard:
-    """The card of ``folder`` (written by ``train segmentation``): its config's network, inputs, outputs,
-    preprocessing and inference, and its ``model.safetensors`` checked by sha256 like any bundled weights."""
+def run_summary(folder: str | Path) -> dict[str, Any]:
+    """The ``training.json`` of a finished run folder; InputError when it or the weights are missing, or it holds
+    no readable config."""
     folder = Path(folder)
-    summary_path, weights_path = folder / SUMMARY, folder / WEIGHTS
-    for path in (summary_path, weights_path):
+    summary_path = folder / SUMMARY
+    for path in (summary_path, folder / WEIGHTS):
         if not path.is_file():
             raise InputError(f"Not a finished training run (no {path.name}): {folder}")
     try:
         summary = json.loads(summary_path.read_text())
-        config = parse_config(summary["config"], summary_path)
+        parse_config(summary["config"], summary_path)
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise InputError(f"Training summary is unreadable ({error}): {summary_path}") from error
+    return summary
+
+
+def card_of_run(folder: str | Path) -> ModelCard:
+    """The card of ``folder`` (written by ``train segmentation``): its config's network, inputs, outputs,
+    preprocessing and inference, and its ``model.safetensors`` checked by sha256 like any bundled weights."""
+    folder = Path(folder)
+    summary, weights_path = run_summary(folder), folder / WEIGHTS
+    config = parse_config(summary["config"], folder / SUMMARY)
     return ModelCard(
         id=f"run:{folder.resolve().name}", task="segmentation", title=f"training run {folder}", version="run",
         weights={"file": WEIGHTS, "sha256": sha256_of(weights_path), "size_bytes": weights_path.stat().st_size,
