@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import load_file
 from seg_training_data import CONFIGS, write_case, write_phantoms, tiny_config
 
@@ -157,22 +158,60 @@ def test_same_seed_gives_the_same_weights(phantoms, tmp_path):
     assert not all(np.array_equal(first[key].numpy(), third[key].numpy()) for key in first)
 
 
-def _train(config, root, out):
-    train_segmentation(config, root, out, progress=False)
+def _train(config, root, out, validate_on=()):
+    train_segmentation(config, root, out, validate_on, progress=False)
     return out
 
 
-def test_resume_continues_where_the_checkpoint_stopped(phantoms, tmp_path):
+@pytest.mark.parametrize("average_from", [None, 2])
+def test_resume_continues_where_the_checkpoint_stopped(phantoms, tmp_path, average_from):
     root, _ = phantoms
-    straight = _train(load_config(tiny_config(tmp_path, epochs=3, cases_per_epoch=2)), root, tmp_path / "straight")
-    out = _train(load_config(tiny_config(tmp_path, epochs=2, cases_per_epoch=2)), root, tmp_path / "resumed")
-    summary = train_segmentation(load_config(tiny_config(tmp_path, epochs=3, cases_per_epoch=2)), root, out,
+    schedule = {"cases_per_epoch": 2, "average_from": average_from}
+    straight = _train(load_config(tiny_config(tmp_path, epochs=3, **schedule)), root, tmp_path / "straight")
+    out = _train(load_config(tiny_config(tmp_path, epochs=2, **schedule)), root, tmp_path / "resumed")
+    summary = train_segmentation(load_config(tiny_config(tmp_path, epochs=3, **schedule)), root, out,
                                  progress=False, resume=True)
     assert summary["epochs_run"] == 3 and summary["resumed"]
+    if average_from:  # the average carried over in the checkpoint: epochs 2 and 3, as in the straight run
+        assert summary["averaged"]["epochs"] == 2
     assert [record["epoch"] for record in json.loads((out / "history.json").read_text())] == [1, 2, 3]
     first = load_file(str(straight / "model.safetensors"))
     second = load_file(str(out / "model.safetensors"))
     assert all(np.array_equal(first[key].numpy(), second[key].numpy()) for key in first)
+
+
+def test_weight_averaging_saves_the_mean_of_the_epochs_with_fresh_batch_norm_statistics(phantoms, tmp_path):
+    root, names = phantoms
+    raw = json.loads(tiny_config(tmp_path, epochs=1, cases_per_epoch=2).read_text())
+    raw["architecture"]["params"]["norm_name"] = "batch"
+    one_epoch = _checkpoint(_train(parse_config(raw), root, tmp_path / "one", [names[-1]]))
+    raw["schedule"].update(epochs=2, average_from=1)
+    out = _train(parse_config(raw), root, tmp_path / "averaged", [names[-1]])
+    two_epochs, averaged = _checkpoint(out), load_file(str(out / "model.safetensors"))
+
+    summary = json.loads((out / "training.json").read_text())
+    assert {key: summary["averaged"][key] for key in ("epochs", "from_epoch", "to_epoch")} == {
+        "epochs": 2, "from_epoch": 1, "to_epoch": 2}
+    assert set(summary["averaged"]["dice"]) == {"WT", "TC", "ET", "mean"}
+    learned = [key for key in averaged if "running_" not in key and "num_batches" not in key]
+    assert learned and all(np.allclose(averaged[key].numpy(), (one_epoch[key] + two_epochs[key]).numpy() / 2,
+                                       atol=1e-6) for key in learned)
+    # batch-norm statistics recomputed on patches: neither the last epoch's nor the untouched 0 / 1 of the copy
+    means = [key for key in averaged if key.endswith("running_mean")]
+    assert means and not any(np.array_equal(averaged[key].numpy(), two_epochs[key].numpy()) for key in means)
+    assert all(np.abs(averaged[key].numpy()).max() > 0 for key in means)
+
+
+def _checkpoint(out):
+    return torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
+
+
+@pytest.mark.parametrize("average_from", [0, 3, "1"])
+def test_average_from_must_be_an_epoch_of_the_run(average_from):
+    config = json.loads((CONFIGS / "tiny.json").read_text())
+    config["schedule"].update(epochs=2, average_from=average_from)
+    with pytest.raises(InputError, match="schedule.average_from must be an epoch from 1 to 2"):
+        parse_config(config)
 
 
 def test_resume_without_checkpoint_is_an_error(phantoms, tmp_path):
@@ -193,7 +232,7 @@ def test_sigmoid_whole_tumour_recipe_trains_and_scores_wt_only(phantoms, tmp_pat
 
 def test_cross_validation_trains_a_fold_per_case_and_reuses_finished_folds(phantoms, tmp_path, capsys):
     root, names = phantoms
-    config = tiny_config(tmp_path, epochs=2, cases_per_epoch=2, validate_every=1)
+    config = tiny_config(tmp_path, epochs=2, cases_per_epoch=2, validate_every=1, average_from=2)
     out = tmp_path / "study"
     arguments = ["train", "cross-validate", "--config", str(config), "--data", str(root), "--out", str(out),
                  "--folds", names[0], names[1], "--no-progress"]
@@ -205,9 +244,12 @@ def test_cross_validation_trains_a_fold_per_case_and_reuses_finished_folds(phant
         assert fold["validation_cases"] == [name] and fold["train_cases"] == [n for n in names if n != name]
         scores = study["per_case"][name]
         assert scores["best"] == fold["validation_per_case"][name] and scores["last_epoch"] == 2
-    assert study["mean"]["last"]["WT"] == pytest.approx(np.mean([study["per_case"][n]["last"]["WT"] for n in names[:2]]))
+        assert scores["averaged"] == fold["averaged"]["per_case"][name]
+    for which in ("last", "averaged"):
+        assert study["mean"][which]["WT"] == pytest.approx(np.mean([study["per_case"][n][which]["WT"]
+                                                                    for n in names[:2]]))
     rows = (out / "cross_validation.csv").read_text().splitlines()
-    assert rows[0] == "case,epochs,epoch,WT,TC,ET" and len(rows) == 5
+    assert rows[0] == "case,epochs,epoch,WT,TC,ET" and len(rows) == 7
 
     weights = out / f"fold-{names[0]}" / "model.safetensors"
     stamp = weights.stat().st_mtime_ns

@@ -28,7 +28,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "optimiser": {"lr": 3e-4, "weight_decay": 1e-5, "step_size": 50, "gamma": 0.5},
     "schedule": {"epochs": 50, "cases_per_epoch": 8, "cases_per_batch": 1, "patience": 15, "validate_every": 1,
-                 "max_minutes": None},
+                 "max_minutes": None, "average_from": None},
 }
 LOSSES = ("dice_focal", "dice_ce")
 NEGATIVES = ("anywhere", "brain")  # where background patches are centred (augment.py)
@@ -66,6 +66,11 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> SegmentationC
     if merged["augmentation"]["negatives"] not in NEGATIVES:
         raise InputError(f"Unknown augmentation.negatives '{merged['augmentation']['negatives']}' (choose "
                          f"{', '.join(NEGATIVES)}){where}")
+    schedule = merged["schedule"]
+    average_from = schedule["average_from"]
+    if average_from is not None and not (isinstance(average_from, int) and 1 <= average_from <= schedule["epochs"]):
+        raise InputError(f"schedule.average_from must be an epoch from 1 to {schedule['epochs']}, not "
+                         f"{average_from!r}{where}")
     outputs = merged["outputs"]
     if outputs.get("activation") not in ("softmax", "sigmoid") or not outputs.get("channels"):
         raise InputError(f"outputs needs activation softmax|sigmoid and channels{where}")

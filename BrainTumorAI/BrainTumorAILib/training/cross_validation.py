@@ -5,7 +5,9 @@ interrupted study continues where it stopped). Its held-out Dice comes from the 
 runs the shipped inference and postprocessing on the case's grid (validation.py). Two figures per case:
 
 - ``best``: the best validated epoch, whose weights the run keeps (chosen on the held-out case, so optimistic);
-- ``last``: the last validated epoch (the recipe's fixed length: what training on all cases would ship).
+- ``last``: the last validated epoch (the recipe's fixed length: what training on all cases would ship);
+- ``averaged``: with ``schedule.average_from``, the averaged weights the run keeps (what training on all cases
+  ships with that recipe; chosen by nothing but the recipe).
 
 ``out/cross_validation.json`` holds both per case and their means; ``out/cross_validation.csv`` the table.
 """
@@ -54,7 +56,7 @@ def cross_validate(config: SegmentationConfig, data: str | Path, out: str | Path
         "config": config.raw, "data": str(data), "seed": int(config.seed), "command": command,
         "per_case": per_case,
         "mean": {which: mean_dice({name: scores[which] for name, scores in per_case.items()})
-                 for which in ("best", "last")},
+                 for which in _choices(per_case)},
     }
     write_json(study, out / f"{SUMMARY_NAME}.json")
     write_text(_table(per_case), out / f"{SUMMARY_NAME}.csv")
@@ -77,8 +79,17 @@ def _fold_scores(run: Path, summary: dict[str, Any], name: str) -> dict[str, Any
     if not validated:
         raise InputError(f"{run} never validated its held-out case (schedule.validate_every beyond the epochs?)")
     last = validated[-1]
-    return {"best_epoch": summary["best_epoch"], "best": summary["validation_per_case"][name],
-            "last_epoch": last["epoch"], "last": last["per_case"][name]}
+    scores = {"best_epoch": summary["best_epoch"], "best": summary["validation_per_case"][name],
+              "last_epoch": last["epoch"], "last": last["per_case"][name]}
+    averaged = summary.get("averaged")
+    if averaged and averaged.get("per_case"):
+        scores.update(averaged_epoch=averaged["to_epoch"], averaged=averaged["per_case"][name])
+    return scores
+
+
+def _choices(per_case: dict[str, dict[str, Any]]) -> list[str]:
+    """The weight choices every fold has: best and last, and averaged when all folds averaged."""
+    return ["best", "last"] + (["averaged"] if all("averaged" in scores for scores in per_case.values()) else [])
 
 
 def _table(per_case: dict[str, dict[str, Any]]) -> str:
@@ -88,7 +99,7 @@ def _table(per_case: dict[str, dict[str, Any]]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["case", "epochs", "epoch", *regions])
     for name, scores in per_case.items():
-        for which in ("best", "last"):
+        for which in _choices(per_case):
             writer.writerow([name, which, scores[f"{which}_epoch"],
                              *(f"{scores[which][region]:.4f}" for region in regions)])
     return buffer.getvalue()

@@ -1,9 +1,16 @@
 """Segmentation training: patches from BraTS-style cases, MONAI losses, Adam + StepLR, early stopping on validation
-Dice, checkpoints every epoch; one process or DistributedDataParallel under torchrun.
+Dice, optional weight averaging, checkpoints every epoch; one process or DistributedDataParallel under torchrun.
 
-Outputs in ``out``: ``model.safetensors`` (the best weights so far: best validation Dice, or the latest epoch when
-nothing is validated), ``checkpoint.pt`` (latest model, optimiser and scheduler), ``history.json`` (loss and
-validation Dice per region per epoch) and ``training.json`` (the run's summary: data, recipe, command, seed, metrics).
+Weight averaging (``schedule.average_from``: epoch E) keeps the mean of the weights after each epoch from E on
+(torch's AveragedModel, stochastic weight averaging) and, when training ends, recomputes its batch-norm statistics
+over one epoch of training patches (``update_bn``). One epoch's weights, and above all their batch-norm running
+statistics (a moving average over the last few dozen patches), swing widely from epoch to epoch when four cases
+are all there is; the average does not depend on where training happened to stop.
+
+Outputs in ``out``: ``model.safetensors`` (the averaged weights when averaging ran, else the best weights so far:
+best validation Dice, or the latest epoch when nothing is validated), ``checkpoint.pt`` (latest model, average,
+optimiser and scheduler), ``history.json`` (loss and validation Dice per region per epoch) and ``training.json`` (the
+run's summary: data, recipe, command, seed, metrics).
 """
 
 from __future__ import annotations
@@ -13,13 +20,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 from monai.losses import DiceCELoss, DiceFocalLoss
 from safetensors.torch import save_file
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, update_bn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
@@ -35,6 +43,8 @@ from .augment import build_transform
 from .config import SegmentationConfig
 from .datasets import LabelledCase, discover, select
 from .validation import PreparedCase, mean_dice, validate
+
+BATCH_NORM_BATCHES = 64  # batches of training patches over which an average's batch-norm statistics are taken
 
 
 def prepare(case: LabelledCase, config: SegmentationConfig) -> PreparedCase:
@@ -124,9 +134,11 @@ def _train(config: SegmentationConfig, data: Path, out: Path, validate_on: list[
                                  weight_decay=float(config.optimiser["weight_decay"]))
     scheduler = torch.optim.lr_scheduler.StepLR(optimiser, step_size=int(config.optimiser["step_size"]),
                                                 gamma=float(config.optimiser["gamma"]))
+    average_from = config.schedule.get("average_from")
+    averaged = AveragedModel(network) if average_from else None
     history: list[dict[str, Any]] = []
     if resume:
-        history = _restore(out, network, optimiser, scheduler)
+        history = _restore(out, network, optimiser, scheduler, averaged)
     model = DistributedDataParallel(network) if world.distributed else network
     loss_function = make_loss(config)
     epoch_data = PatchEpoch(train_cases, config)
@@ -152,6 +164,8 @@ def _train(config: SegmentationConfig, data: Path, out: Path, validate_on: list[
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
         scheduler.step()
+        if averaged is not None and epoch + 1 >= int(average_from):
+            averaged.update_parameters(network)
         record: dict[str, Any] = {"epoch": epoch + 1, "loss": float(np.mean(losses)),
                                   "seconds": round(time.monotonic() - started, 1)}
         stop = False
@@ -172,9 +186,12 @@ def _train(config: SegmentationConfig, data: Path, out: Path, validate_on: list[
                 best["epoch"] = epoch + 1
                 save_weights(network, out / "model.safetensors")
             history.append(record)
+            state = {"model": network.state_dict(), "optimiser": optimiser.state_dict(),
+                     "scheduler": scheduler.state_dict(), "epoch": epoch + 1}
+            if averaged is not None:
+                state["averaged"] = averaged.state_dict()
             with atomic_path(out / "checkpoint.pt") as temporary:
-                torch.save({"model": network.state_dict(), "optimiser": optimiser.state_dict(),
-                            "scheduler": scheduler.state_dict(), "epoch": epoch + 1}, temporary)
+                torch.save(state, temporary)
             write_json(history, out / "history.json")
             message = f"epoch {epoch + 1}: loss {record['loss']:.4f}"
             if "dice" in record:
@@ -184,11 +201,16 @@ def _train(config: SegmentationConfig, data: Path, out: Path, validate_on: list[
         stop = stop or (limit is not None and time.monotonic() - started > 60 * float(limit))
         if distributed.broadcast_flag(world, stop):
             break
+    average = None
+    if world.main and averaged is not None and int(averaged.n_averaged) > 0:
+        average = _finish_average(averaged, epoch_data, config, valid_cases, world.device, out)
+        average["from_epoch"] = int(average_from)
+        average["to_epoch"] = len(history)
     summary = {
         "config": config.raw, "data": str(data), "train_cases": [case.name for case in training],
         "validation_cases": validate_on, "seed": int(config.seed), "command": command,
         "epochs_run": len(history) if world.main else None, "resumed": resume, "best_epoch": best["epoch"],
-        "validation_dice": best["dice"], "validation_per_case": best["per_case"],
+        "validation_dice": best["dice"], "validation_per_case": best["per_case"], "averaged": average,
         "processes": world.size, "seconds": round(time.monotonic() - started, 1),
     }
     if world.main:
@@ -196,8 +218,33 @@ def _train(config: SegmentationConfig, data: Path, out: Path, validate_on: list[
     return summary
 
 
+def _finish_average(averaged: AveragedModel, epoch_data: PatchEpoch, config: SegmentationConfig,
+                    valid_cases: list[PreparedCase], device: torch.device, out: Path) -> dict[str, Any]:
+    """Recompute the averaged network's batch-norm statistics over fresh training patches, validate it,
+    and save it as the run's ``model.safetensors``; -> {"epochs": snapshots averaged, "dice", "per_case"}."""
+    network = averaged.module
+    loader = DataLoader(epoch_data, batch_size=int(config.schedule["cases_per_batch"]), num_workers=0,
+                        collate_fn=collate)
+
+    def patches() -> Iterator[torch.Tensor]:
+        for extra in range(-(-BATCH_NORM_BATCHES // len(loader))):
+            epoch_data.epoch = int(config.schedule["epochs"]) + extra  # patches no epoch trained on
+            yield from (batch["image"] for batch in loader)
+
+    update_bn(patches(), network, device=device)
+    result: dict[str, Any] = {"epochs": int(averaged.n_averaged), "dice": None, "per_case": None}
+    if valid_cases:
+        result["per_case"] = validate(network, valid_cases, config, device)
+        result["dice"] = mean_dice(result["per_case"])
+        print("averaged weights: Dice " + " ".join(f"{k} {v:.3f}" for k, v in result["dice"].items()),
+              file=sys.stderr, flush=True)
+    save_weights(network, out / "model.safetensors")
+    return result
+
+
 def _restore(out: Path, network: torch.nn.Module, optimiser: torch.optim.Optimizer,
-             scheduler: torch.optim.lr_scheduler.LRScheduler) -> list[dict[str, Any]]:
+             scheduler: torch.optim.lr_scheduler.LRScheduler, averaged: AveragedModel | None
+             ) -> list[dict[str, Any]]:
     """Load ``out``'s checkpoint into the training state; return the history of the epochs it holds."""
     path = out / "checkpoint.pt"
     if not path.is_file():
@@ -206,6 +253,8 @@ def _restore(out: Path, network: torch.nn.Module, optimiser: torch.optim.Optimiz
     network.load_state_dict(state["model"])
     optimiser.load_state_dict(state["optimiser"])
     scheduler.load_state_dict(state["scheduler"])
+    if averaged is not None and "averaged" in state:
+        averaged.load_state_dict(state["averaged"])
     history = json.loads((out / "history.json").read_text())
     return history[: int(state["epoch"])]
 

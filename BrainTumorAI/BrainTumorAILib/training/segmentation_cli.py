@@ -33,7 +33,8 @@ def add_parser(targets: argparse._SubParsersAction) -> None:
 
 def add_cross_validation_parser(targets: argparse._SubParsersAction) -> None:
     parser = targets.add_parser("cross-validate", help="leave-one-case-out: one segmentation run per held-out case, "
-                                                       "its Dice at the best and the last validated epoch")
+                                                       "its Dice at the best and the last validated epoch, and of the "
+                                                       "averaged weights with schedule.average_from")
     _add_recipe_options(parser)
     parser.add_argument("--out", required=True, help="study folder (fold-CASE runs, cross_validation.json and .csv); "
                                                      "finished folds in it are reused")
