@@ -1,5 +1,6 @@
 """Distributed segmentation training: ``torchrun --nproc_per_node 2`` on the gloo backend (CPU) with the tiny
-config gives the weights one process gets with the same patches in one batch (DDP averages the gradients)."""
+config gives the weights one process gets with the same patches in one batch (DDP averages the gradients), with
+weight averaging on, so that its end-of-training pass runs under torchrun too."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     root = tmp_path / "data"
     names = write_phantoms(root, [21, 22, 23])
     # one item per process per step under torchrun; the single process takes both items in one batch
-    config_path = tiny_config(tmp_path, epochs=1, cases_per_epoch=4, cases_per_batch=1, validate_every=1)
+    config_path = tiny_config(tmp_path, epochs=1, cases_per_epoch=4, cases_per_batch=1, validate_every=1,
+                              average_from=1)
     out = tmp_path / "ddp"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "BrainTumorAILib.cli", "train", "segmentation", "--config", str(config_path), "--data", str(root),
@@ -30,9 +32,10 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "training.json").read_text())
     assert summary["processes"] == 2 and summary["train_cases"] == names[:-1]
-    assert set(summary["validation_dice"]) == {"WT", "TC", "ET", "mean"}
+    assert set(summary["validation_dice"]) == {"WT", "TC", "ET", "mean"} and summary["averaged"]["epochs"] == 1
 
-    single = load_config(tiny_config(tmp_path, epochs=1, cases_per_epoch=4, cases_per_batch=2, validate_every=1))
+    single = load_config(tiny_config(tmp_path, epochs=1, cases_per_epoch=4, cases_per_batch=2, validate_every=1,
+                                     average_from=1))
     train_segmentation(single, root, tmp_path / "one", [names[-1]], device="cpu", progress=False)
     distributed_weights = load_file(str(out / "model.safetensors"))
     single_weights = load_file(str(tmp_path / "one" / "model.safetensors"))
