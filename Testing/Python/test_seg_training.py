@@ -20,6 +20,7 @@ from BrainTumorAILib.training.augment import build_transform
 from BrainTumorAILib.training.config import load_config, parse_config
 from BrainTumorAILib.training.datasets import discover, select
 from BrainTumorAILib.training.segmentation import train_segmentation
+from BrainTumorAILib.training.trained import card_of_run
 from BrainTumorAILib.training.validation import region_dice
 
 AFFINE = np.diag([2.0, 2.0, 2.0, 1.0])
@@ -193,6 +194,7 @@ def test_weight_averaging_saves_the_mean_of_the_epochs_with_fresh_batch_norm_sta
     assert {key: summary["averaged"][key] for key in ("epochs", "from_epoch", "to_epoch")} == {
         "epochs": 2, "from_epoch": 1, "to_epoch": 2}
     assert set(summary["averaged"]["dice"]) == {"WT", "TC", "ET", "mean"}
+    assert card_of_run(out).metrics["validation_dice"] == summary["averaged"]["dice"]  # the saved weights' Dice
     learned = [key for key in averaged if "running_" not in key and "num_batches" not in key]
     assert learned and all(np.allclose(averaged[key].numpy(), (one_epoch[key] + two_epochs[key]).numpy() / 2,
                                        atol=1e-6) for key in learned)

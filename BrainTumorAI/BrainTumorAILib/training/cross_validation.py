@@ -2,14 +2,14 @@
 
 Each fold is a ``train segmentation --validate-on CASE`` run in ``out/fold-CASE`` (a finished fold is reused, so an
 interrupted study continues where it stopped). Its held-out Dice comes from the training's own validation, which
-runs the shipped inference and postprocessing on the case's grid (validation.py). Two figures per case:
+runs the shipped inference and postprocessing on the case's grid (validation.py). Per case:
 
 - ``best``: the best validated epoch, whose weights the run keeps (chosen on the held-out case, so optimistic);
 - ``last``: the last validated epoch (the recipe's fixed length: what training on all cases would ship);
 - ``averaged``: with ``schedule.average_from``, the averaged weights the run keeps (what training on all cases
   ships with that recipe; chosen by nothing but the recipe).
 
-``out/cross_validation.json`` holds both per case and their means; ``out/cross_validation.csv`` the table.
+``out/cross_validation.json`` holds each per case and their means; ``out/cross_validation.csv`` the table.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def _finished(run: Path, config: SegmentationConfig) -> dict[str, Any] | None:
 
 
 def _fold_scores(run: Path, summary: dict[str, Any], name: str) -> dict[str, Any]:
-    """Held-out Dice of a fold at its best and at its last validated epoch."""
+    """Held-out Dice of a fold at its best and at its last validated epoch, and of its averaged weights."""
     validated = [record for record in json.loads((run / "history.json").read_text()) if "per_case" in record]
     if not validated:
         raise InputError(f"{run} never validated its held-out case (schedule.validate_every beyond the epochs?)")

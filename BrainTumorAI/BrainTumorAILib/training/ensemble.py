@@ -18,7 +18,7 @@ from ..networks.ensemble import MeanProbabilityEnsemble
 from ..weights import load_model, sha256_of
 from .config import parse_config
 from .segmentation import save_weights
-from .trained import SUMMARY, WEIGHTS, card_of_run, run_summary
+from .trained import SUMMARY, WEIGHTS, card_of_run, run_summary, weights_dice
 
 SHARED = ("architecture", "inputs", "outputs", "preprocessing", "inference")
 
@@ -50,7 +50,7 @@ def combine_runs(runs: Sequence[str | Path], out: str | Path, *, command: str | 
         "validation_cases": validation[0] if all(cases == validation[0] for cases in validation) else [],
         "members": [{"run": str(folder), "sha256": sha256_of(folder / WEIGHTS), "seed": summary.get("seed"),
                      "command": summary.get("command"), "best_epoch": summary.get("best_epoch"),
-                     "validation_dice": summary.get("validation_dice")}
+                     "validation_dice": weights_dice(summary)}
                     for folder, summary in zip(folders, summaries)],
     }
     write_json(summary, out / SUMMARY)

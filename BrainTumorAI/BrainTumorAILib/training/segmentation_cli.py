@@ -79,7 +79,7 @@ def run(arguments: argparse.Namespace) -> int:
                                  device=arguments.device, progress=not arguments.no_progress, command=_command(),
                                  resume=arguments.resume)
     if summary["epochs_run"] is not None:
-        print(json.dumps({key: summary[key] for key in ("best_epoch", "validation_dice", "seconds")}))
+        print(json.dumps({key: summary[key] for key in ("best_epoch", "validation_dice", "averaged", "seconds")}))
     return 0
 
 

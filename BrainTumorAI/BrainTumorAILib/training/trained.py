@@ -32,6 +32,12 @@ def run_summary(folder: str | Path) -> dict[str, Any]:
     return summary
 
 
+def weights_dice(summary: dict[str, Any]) -> dict[str, float] | None:
+    """Validation Dice of the weights a run saved: its averaged weights' when it averaged, else its best epoch's."""
+    averaged = summary.get("averaged") or {}
+    return averaged.get("dice") or summary.get("validation_dice")
+
+
 def card_of_run(folder: str | Path) -> ModelCard:
     """The card of ``folder`` (written by ``train segmentation``): its config's network, inputs, outputs,
     preprocessing and inference, and its ``model.safetensors`` checked by sha256 like any bundled weights."""
@@ -44,6 +50,6 @@ def card_of_run(folder: str | Path) -> ModelCard:
                  "format": "safetensors"},
         license="as the training data", intended_use="evaluation of a training run",
         training={"command": summary.get("command"), "validation_cases": summary.get("validation_cases", [])},
-        metrics={"validation_dice": summary.get("validation_dice")}, models_dir=folder.resolve(),
+        metrics={"validation_dice": weights_dice(summary)}, models_dir=folder.resolve(),
         **config.card_fields(),
     )
