@@ -86,6 +86,11 @@ def test_config_errors_name_the_file(tmp_path):
     config["augmentation"]["negatives"] = "skull"
     with pytest.raises(InputError, match="Unknown augmentation.negatives 'skull'"):
         parse_config(config)
+    for ratios in ([1, 1, 1], [0, 0, 0, 0], [1, -1, 1, 1], "even"):
+        config = json.loads((CONFIGS / "tiny.json").read_text())
+        config["augmentation"]["class_ratios"] = ratios
+        with pytest.raises(InputError, match="class_ratios must be 4 non-negative weights"):
+            parse_config(config)
 
 
 @pytest.mark.parametrize("negatives", ["anywhere", "brain"])
@@ -108,6 +113,28 @@ def test_background_patches_are_centred_where_the_config_says(negatives):
         assert min(brain_share) >= 0.12
     else:
         assert min(brain_share) == 0.0
+
+
+def test_class_ratios_centre_patches_on_the_classes_they_weight():
+    """A label map whose oedema is 27x its necrosis: pos:neg centres follow the volume, class ratios [0, 1, 1, 0]
+    centre half the patches on the small necrotic core and none on background or the absent enhancing class."""
+    base = parse_config(json.loads((CONFIGS / "tiny.json").read_text())).augmentation
+    plain = dict(base, patch_size=[5, 5, 5], samples_per_case=400, flip_prob=0.0, affine_prob=0.0, noise_prob=0.0,
+                 intensity_prob=0.0)
+    label = np.zeros((1, 40, 40, 40), dtype=np.uint8)
+    label[0, 10:19, 10:19, 10:19] = 2
+    label[0, 30:33, 30:33, 30:33] = 1
+    sample = {"image": np.ones((2, 40, 40, 40), dtype=np.float32), "label": label}
+
+    def centres(augmentation):
+        transform = build_transform(augmentation)
+        transform.set_random_state(0)
+        return np.array([int(np.asarray(patch["label"])[0, 2, 2, 2]) for patch in transform(dict(sample))])
+
+    by_volume = centres(dict(plain, pos=1.0, neg=0.0))
+    by_class = centres(dict(plain, class_ratios=[0, 1, 1, 0]))
+    assert set(by_volume) == {1, 2} and (by_volume == 1).mean() < 0.1
+    assert set(by_class) == {1, 2} and 0.4 < (by_class == 1).mean() < 0.6
 
 
 @pytest.fixture(scope="module")

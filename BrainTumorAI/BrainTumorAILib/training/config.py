@@ -15,6 +15,7 @@ from typing import Any
 
 from ..config_files import merge, read_config
 from ..errors import InputError
+from ..labels import CLASS_NAMES
 
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
@@ -23,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "loss": {"name": "dice_focal", "params": {}},
     "augmentation": {
         "patch_size": [64, 64, 64], "samples_per_case": 2, "pos": 2.0, "neg": 1.0, "negatives": "anywhere",
+        "class_ratios": None,
         "flip_prob": 0.5, "rotate_deg": 15.0, "scale": 0.15, "affine_prob": 0.3,
         "noise_std": 0.1, "noise_prob": 0.2, "shift": 0.1, "scale_intensity": 0.1, "intensity_prob": 0.3,
     },
@@ -66,6 +68,12 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> SegmentationC
     if merged["augmentation"]["negatives"] not in NEGATIVES:
         raise InputError(f"Unknown augmentation.negatives '{merged['augmentation']['negatives']}' (choose "
                          f"{', '.join(NEGATIVES)}){where}")
+    ratios = merged["augmentation"]["class_ratios"]
+    classes = len(CLASS_NAMES)  # patches are drawn from the class map, whatever the outputs
+    if ratios is not None and not (isinstance(ratios, list) and len(ratios) == classes
+                                   and all(isinstance(r, (int, float)) and r >= 0 for r in ratios) and any(ratios)):
+        raise InputError(f"augmentation.class_ratios must be {classes} non-negative weights, one per class "
+                         f"(background first), not {ratios!r}{where}")
     schedule = merged["schedule"]
     average_from = schedule["average_from"]
     if average_from is not None and not (isinstance(average_from, int) and 1 <= average_from <= schedule["epochs"]):
