@@ -283,6 +283,11 @@ def test_cross_validation_trains_a_fold_per_case_and_reuses_finished_folds(phant
     weights = out / f"fold-{names[0]}" / "model.safetensors"
     stamp = weights.stat().st_mtime_ns
     assert main(arguments) == 0 and weights.stat().st_mtime_ns == stamp  # finished folds are not retrained
+    summary_path = out / f"fold-{names[0]}" / "training.json"
+    older = json.loads(summary_path.read_text())
+    del older["config"]["augmentation"]["class_ratios"]  # a fold from before that option existed, at its default
+    summary_path.write_text(json.dumps(older))
+    assert main(arguments) == 0 and weights.stat().st_mtime_ns == stamp
     capsys.readouterr()
     assert main([*arguments, "--seed", "99"]) == 2
     assert "trained with another config" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 from ..atomic import write_json, write_text
 from ..errors import InputError
-from .config import SegmentationConfig
+from .config import SegmentationConfig, parse_config
 from .datasets import discover
 from .segmentation import train_segmentation
 from .trained import SUMMARY, run_summary
@@ -68,7 +68,8 @@ def _finished(run: Path, config: SegmentationConfig) -> dict[str, Any] | None:
     if not (run / SUMMARY).is_file():
         return None
     summary = run_summary(run)
-    if summary.get("config") != config.raw:
+    # compared once completed with today's defaults, so a fold from before a new option was added still counts
+    if parse_config(summary["config"]).raw != config.raw:
         raise InputError(f"{run} holds a fold trained with another config; choose a new --out for this study")
     return summary
 
