@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 from ..atomic import write_json, write_text
 from ..errors import InputError
-from .config import SegmentationConfig, parse_config
+from .config import SegmentationConfig
 from .datasets import discover
 from .segmentation import train_segmentation
 from .trained import SUMMARY, run_summary
@@ -68,8 +68,7 @@ def _finished(run: Path, config: SegmentationConfig) -> dict[str, Any] | None:
     if not (run / SUMMARY).is_file():
         return None
     summary = run_summary(run)
-    # compared once completed with today's defaults, so a fold from before a new option was added still counts
-    if parse_config(summary["config"]).raw != config.raw:
+    if summary["config"] != config.raw:
         raise InputError(f"{run} holds a fold trained with another config; choose a new --out for this study")
     return summary
 

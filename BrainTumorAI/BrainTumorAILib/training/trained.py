@@ -10,15 +10,16 @@ from typing import Any
 from ..errors import InputError
 from ..registry import ModelCard
 from ..weights import sha256_of
-from .config import parse_config
+from .config import SegmentationConfig, parse_config
 
 WEIGHTS = "model.safetensors"
 SUMMARY = "training.json"
 
 
 def run_summary(folder: str | Path) -> dict[str, Any]:
-    """The ``training.json`` of a finished run folder; InputError when it or the weights are missing, or it holds
-    no readable config."""
+    """The ``training.json`` of a finished run folder, its ``config`` completed with today's defaults (so runs from
+    before an option existed compare equal to runs at its default); InputError when it or the weights are missing,
+    or it holds no readable config."""
     folder = Path(folder)
     summary_path = folder / SUMMARY
     for path in (summary_path, folder / WEIGHTS):
@@ -26,7 +27,7 @@ def run_summary(folder: str | Path) -> dict[str, Any]:
             raise InputError(f"Not a finished training run (no {path.name}): {folder}")
     try:
         summary = json.loads(summary_path.read_text())
-        parse_config(summary["config"], summary_path)
+        summary["config"] = parse_config(summary["config"], summary_path).raw
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise InputError(f"Training summary is unreadable ({error}): {summary_path}") from error
     return summary
@@ -43,7 +44,7 @@ def card_of_run(folder: str | Path) -> ModelCard:
     preprocessing and inference, and its ``model.safetensors`` checked by sha256 like any bundled weights."""
     folder = Path(folder)
     summary, weights_path = run_summary(folder), folder / WEIGHTS
-    config = parse_config(summary["config"], folder / SUMMARY)
+    config = SegmentationConfig(summary["config"], folder / SUMMARY)  # run_summary parsed it
     return ModelCard(
         id=f"run:{folder.resolve().name}", task="segmentation", title=f"training run {folder}", version="run",
         weights={"file": WEIGHTS, "sha256": sha256_of(weights_path), "size_bytes": weights_path.stat().st_size,
