@@ -28,7 +28,8 @@ def background_value(volume: np.ndarray) -> float:
 def foreground_mask(volume: np.ndarray, tolerance: float = 1e-6) -> np.ndarray:
     """Voxels that differ from the background constant, shape (I, J, K), bool."""
     background = background_value(volume)
-    return np.abs(volume - background) > tolerance * max(1.0, abs(background))
+    limit = tolerance * max(1.0, abs(background))
+    return (volume > background + limit) | (volume < background - limit)  # no float temporaries, unlike abs(v - b)
 
 
 def zscore(volume: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -118,7 +119,24 @@ def head_mask(volume: np.ndarray) -> np.ndarray:
     if count > 1:
         sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))
         mask = labels == (1 + int(np.argmax(sizes)))
-    return ndimage.binary_fill_holes(mask)
+    return fill_holes(mask)
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (any number of axes) with its enclosed background filled, bool: the background components (face
+    connectivity) that do not reach the array's border become True.
+
+    The same result as scipy's ``binary_fill_holes`` with its default structure, in one labelling pass instead of a
+    dilation repeated until it stops changing (several times faster on a brain-sized mask).
+    """
+    mask = np.asarray(mask, dtype=bool)
+    background, count = ndimage.label(~mask)
+    reaches_border = np.zeros(count + 1, dtype=bool)
+    for axis in range(mask.ndim):
+        for end in (0, -1):
+            reaches_border[np.take(background, end, axis=axis)] = True
+    reaches_border[0] = False  # label 0 is the mask itself
+    return ~reaches_border[background]
 
 
 @dataclasses.dataclass(frozen=True)

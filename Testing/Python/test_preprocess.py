@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from BrainTumorAILib.preprocess import (
-    background_value, bounding_box, foreground_mask, head_mask, minmax, pad_to_multiple, zscore,
+    background_value, bounding_box, fill_holes, foreground_mask, head_mask, minmax, pad_to_multiple, zscore,
 )
 
 
@@ -24,6 +24,20 @@ def test_foreground_is_right_whatever_the_background_constant(background):
     volume, inside = ball(background=background)
     assert background_value(volume) == pytest.approx(background)
     np.testing.assert_array_equal(foreground_mask(volume), inside)
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_fill_holes_matches_scipy_binary_fill_holes(ndim):
+    from scipy import ndimage
+
+    rng = np.random.default_rng(ndim)
+    for _ in range(150):
+        shape = tuple(int(n) for n in rng.integers(1, 13, size=ndim))
+        mask = rng.random(shape) < rng.random()
+        np.testing.assert_array_equal(fill_holes(mask), ndimage.binary_fill_holes(mask), err_msg=str(mask.shape))
+    shell, inside = ball(radius=12)[1], ball(radius=8)[1]
+    cavity = shell & ~inside
+    assert not cavity[inside].any() and fill_holes(cavity)[inside].all()
 
 
 def test_deepmedic_case_background_is_found(data_dir):

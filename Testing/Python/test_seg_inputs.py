@@ -9,7 +9,7 @@ import torch
 
 from BrainTumorAILib.image import Image
 from BrainTumorAILib.preprocess import zscore
-from BrainTumorAILib.segmentation.inputs import network_input
+from BrainTumorAILib.segmentation.inputs import classes_from_probabilities, network_input
 
 PREPROCESSING = {"normalisation": "zscore", "spacing_mm": [1.5, 1.5, 1.5], "crop_margin_mm": 4.0}
 
@@ -62,6 +62,43 @@ def test_way_back_reproduces_a_smooth_field_inside_the_brain_box():
     labels = np.zeros(image.shape, dtype=np.uint8)
     labels[20:24, 18:22, 12:16] = 3
     assert grid.labels_to_network(labels).max() == 3
+
+
+SOFTMAX = {"channels": ["background", "NCR", "ED", "ET"], "activation": "softmax"}
+SIGMOID = {"channels": ["TC", "WT", "ET"], "activation": "sigmoid"}
+
+
+@pytest.mark.parametrize("outputs", [SOFTMAX, SIGMOID], ids=["softmax", "sigmoid"])
+def test_classes_on_the_reference_grid_are_those_of_the_whole_resampled_output(outputs):
+    """classes_to_reference resamples only around the predicted tumour; it must give what resampling all of the
+    probabilities and then classifying gives, wherever the tumour lies (also against the grid's ends)."""
+    rng = np.random.default_rng(7)
+    for trial in range(40):
+        affine = np.diag([*rng.choice([0.8, 1.0, 1.3], 3), 1.0])
+        preprocessing = {**PREPROCESSING, "crop_margin_mm": float(rng.choice([0.0, 4.0])),
+                         "multiple": int(rng.choice([1, 4]))}
+        _, grid = network_input({"flair": head(trial, affine, tuple(int(n) for n in rng.integers(20, 36, 3)))},
+                                preprocessing)
+        logits = rng.normal(size=(4, *grid.shape)).astype(np.float32)
+        logits[0] += 8.0  # background everywhere but in the blob
+        centre = [int(rng.choice([0, n - 1, rng.integers(n)])) for n in grid.shape]
+        radius = int(rng.integers(1, 4))
+        logits[(slice(1, None), *[slice(max(c - radius, 0), c + radius) for c in centre])] += 16.0
+        if trial % 10 == 0:
+            logits[0] += 50.0  # no tumour at all
+        if outputs is SOFTMAX:
+            probabilities = torch.softmax(torch.from_numpy(logits), 0).numpy()
+        else:
+            probabilities = torch.sigmoid(torch.from_numpy(logits[1:] - logits[:1])).numpy()
+        expected = classes_from_probabilities(grid.to_reference(probabilities), outputs)
+        np.testing.assert_array_equal(grid.classes_to_reference(probabilities, outputs), expected)
+
+
+def test_softmax_classes_are_the_argmax_with_ties_to_the_first_channel():
+    probabilities = np.random.default_rng(0).random((4, 9, 8, 7)).astype(np.float32)
+    probabilities[:, :3] = 0.25
+    probabilities[2:, 3:5] = 0.9
+    np.testing.assert_array_equal(classes_from_probabilities(probabilities, SOFTMAX), np.argmax(probabilities, 0))
 
 
 def _inner(grid, axis: int) -> tuple[int, int]:

@@ -31,7 +31,7 @@ def threshold_baseline(flair: Image, t1c: Image) -> np.ndarray:
     sizes = ndimage.sum_labels(candidates, components, index=np.arange(1, count + 1))
     whole = components == 1 + int(np.argmax(sizes))
     enhancing = whole & (preprocess.zscore(t1c.array) > T1C_Z)
-    core = ndimage.binary_fill_holes(ndimage.binary_closing(enhancing, iterations=CLOSING_ITERATIONS))
+    core = preprocess.fill_holes(ndimage.binary_closing(enhancing, iterations=CLOSING_ITERATIONS))
     classes[whole | core] = 2
     classes[core] = 1
     classes[enhancing] = 3

@@ -56,8 +56,8 @@ def postprocess(classes: np.ndarray, spacing: Sequence[float], options: Postproc
     box = _tumour_box(cleaned)
     if options.fill_holes:
         core = (box == NECROSIS) | (box == ENHANCING)
-        box[ndimage.binary_fill_holes(core) & (box == 0)] = NECROSIS
-        box[ndimage.binary_fill_holes(box > 0) & (box == 0)] = EDEMA
+        box[preprocess.fill_holes(core) & (box == 0)] = NECROSIS
+        box[preprocess.fill_holes(box > 0) & (box == 0)] = EDEMA
     if options.small_et_ml is not None:
         enhancing = box == ENHANCING
         if 0 < enhancing.sum() * voxel_ml < options.small_et_ml:

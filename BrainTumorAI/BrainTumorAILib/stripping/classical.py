@@ -12,7 +12,7 @@ from scipy import ndimage
 from skimage.filters import threshold_multiotsu
 
 from ..image import Image
-from ..preprocess import head_mask
+from ..preprocess import fill_holes, head_mask
 from .grid import to_coarse
 from .postprocess import largest_component, solid_brain
 
@@ -60,5 +60,5 @@ def fill_planes(mask: np.ndarray) -> np.ndarray:
     """Holes filled in every plane along each axis: dark ventricles and sulci that open to the outside in 3D
     through a thin channel are closed in 2D. bool (I, J, K)."""
     for axis in range(3):
-        mask = np.stack([ndimage.binary_fill_holes(plane) for plane in np.moveaxis(mask, axis, 0)], axis=axis)
+        mask = np.stack([fill_holes(plane) for plane in np.moveaxis(mask, axis, 0)], axis=axis)
     return mask

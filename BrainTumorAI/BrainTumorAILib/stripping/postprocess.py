@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ..preprocess import fill_holes
+
 
 def largest_component(mask: np.ndarray) -> np.ndarray:
     """The largest 6-connected component of ``mask`` (I, J, K) bool; an empty mask stays empty."""
@@ -17,7 +19,7 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
 
 def solid_brain(mask: np.ndarray) -> np.ndarray:
     """The largest component of ``mask`` (I, J, K) with its enclosed holes (ventricles, dark tumour) filled. bool."""
-    return ndimage.binary_fill_holes(largest_component(mask))
+    return fill_holes(largest_component(mask))
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
