@@ -79,31 +79,33 @@ class NetworkGrid:
         (a convex combination keeps the largest softmax channel largest and a sigmoid at or under 0.5), so only the
         network grid's tumour box grown by one voxel gets resampled: the same classes at a fraction of the cost.
         """
-        if probabilities.ndim != 4 or tuple(probabilities.shape[1:]) != self.shape:
-            raise ValueError(f"Network output shape {probabilities.shape} does not match the network grid {self.shape}")
+        self._check_output(probabilities)
         box = np.zeros(self.cropped_shape, dtype=np.uint8)
         tumour = classes_from_probabilities(probabilities, outputs) > 0
         if tumour.any():
             network_box = preprocess.bounding_box(tumour, margin=1)
             inside, start = [], []
             for axis, (low, high) in enumerate(zip(network_box.start, network_box.stop)):
-                step, first = 1.0 / self.step[axis], -self.start[axis] / self.step[axis]
-                # reference voxels n at network position first + n * step inside [low, high - 1]; at an end of the
+                step, origin = 1.0 / self.step[axis], -self.start[axis] / self.step[axis]
+                # box voxels n at network position origin + n * step inside [low, high - 1]; at an end of the
                 # network grid, every voxel beyond it too (edge values continue there)
-                begin = 0 if low == 0 else max(0, int(np.ceil((low - first) / step - 1e-9)))
+                begin = 0 if low == 0 else max(0, int(np.ceil((low - origin) / step - 1e-9)))
                 end = self.cropped_shape[axis] if high == self.shape[axis] else \
-                    min(self.cropped_shape[axis], int(np.floor((high - 1 - first) / step + 1e-9)) + 1)
+                    min(self.cropped_shape[axis], int(np.floor((high - 1 - origin) / step + 1e-9)) + 1)
                 inside.append(slice(begin, max(begin, end)))
-                start.append(first + begin * step - low)
+                start.append(origin + begin * step - low)
             near = _sample(network_box.apply(probabilities), start, [1.0 / d for d in self.step],
                            [s.stop - s.start for s in inside], order=1, outside="edge")
             box[tuple(inside)] = classes_from_probabilities(near, outputs)
         return self._paste(box[None], 0)[0]
 
-    def _to_box(self, output: np.ndarray, mode: str) -> np.ndarray:
-        """(C, I', J', K') on the network grid -> (C, *cropped_shape) on the RAS brain box."""
+    def _check_output(self, output: np.ndarray) -> None:
         if output.ndim != 4 or tuple(output.shape[1:]) != self.shape:
             raise ValueError(f"Network output shape {output.shape} does not match the network grid {self.shape}")
+
+    def _to_box(self, output: np.ndarray, mode: str) -> np.ndarray:
+        """(C, I', J', K') on the network grid -> (C, *cropped_shape) on the RAS brain box."""
+        self._check_output(output)
         inverse_step = tuple(1.0 / d for d in self.step)
         inverse_start = tuple(-a / d for a, d in zip(self.start, self.step))
         resized = _sample(output, inverse_start, inverse_step, self.cropped_shape,
