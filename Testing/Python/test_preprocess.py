@@ -36,8 +36,7 @@ def test_fill_holes_matches_scipy_binary_fill_holes(ndim):
         mask = rng.random(shape) < rng.random()
         np.testing.assert_array_equal(fill_holes(mask), ndimage.binary_fill_holes(mask), err_msg=str(mask.shape))
     shell, inside = ball(radius=12)[1], ball(radius=8)[1]
-    cavity = shell & ~inside
-    assert not cavity[inside].any() and fill_holes(cavity)[inside].all()
+    assert fill_holes(shell & ~inside)[inside].all()
 
 
 def test_deepmedic_case_background_is_found(data_dir):
