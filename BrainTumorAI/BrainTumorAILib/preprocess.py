@@ -58,7 +58,26 @@ def minmax(volume: np.ndarray, mask: np.ndarray | None = None, percentiles: tupl
     return out
 
 
-NORMALISERS = {"zscore": zscore, "minmax": minmax}
+def robust_zscore(volume: np.ndarray, mask: np.ndarray | None = None,
+                  percentiles: tuple[float, float] = (0.5, 99.5)) -> np.ndarray:
+    """z-score over ``mask`` after clipping to the foreground's ``percentiles``; 0 outside the mask. float32.
+
+    Clipping first makes raw scanner values, z-scored copies, uint8 exports and floats of one scan end up alike:
+    a few hot voxels (vessels, fat, reconstruction spikes) no longer set the scale.
+    """
+    mask = foreground_mask(volume) if mask is None else mask
+    values = volume[mask].astype(np.float32)
+    out = np.zeros(volume.shape, dtype=np.float32)
+    if values.size == 0:
+        return out
+    low, high = np.percentile(values, percentiles)
+    np.clip(values, low, high, out=values)
+    std = float(values.std())
+    out[mask] = (values - float(values.mean())) / (std if std > 0 else 1.0)
+    return out
+
+
+NORMALISERS = {"zscore": zscore, "robust_zscore": robust_zscore, "minmax": minmax}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -159,23 +159,53 @@ def classes_from_probabilities(probabilities: np.ndarray, outputs: Mapping[str, 
 
 
 def preprocessing_of(card_or_preprocessing: Any) -> tuple[dict[str, Any], list[str] | None]:
-    """(preprocessing dict, channel order or None) from a ModelCard or a bare preprocessing dict."""
+    """(preprocessing dict, channel order or None) from a ModelCard (or training config) or a bare preprocessing
+    dict."""
     if isinstance(card_or_preprocessing, Mapping):
         return dict(card_or_preprocessing), None
     return dict(card_or_preprocessing.preprocessing), list(card_or_preprocessing.inputs)
 
 
+def optional_inputs(preprocessing: Mapping[str, Any]) -> list[str]:
+    """The inputs a model runs without (``preprocessing.optional_inputs``): a missing one is fed as a channel of
+    zeros, the value its normalised brain has on average, as in training (channels dropped at random)."""
+    return list(preprocessing.get("optional_inputs", []))
+
+
+def required_inputs(card_or_config: Any) -> list[str]:
+    """The card's inputs less its optional ones, in the card's order."""
+    optional = set(optional_inputs(card_or_config.preprocessing))
+    return [name for name in card_or_config.inputs if name not in optional]
+
+
 def network_input(images: Mapping[str, Image], card_or_preprocessing: Any) -> tuple[np.ndarray, NetworkGrid]:
     """Images on one grid -> ((C, I', J', K') float32 network array, NetworkGrid).
 
-    Channels follow the card's ``inputs`` order (or the mapping's order for a bare preprocessing dict).
-    Raises InputError when a channel is missing or the images are not on one grid.
+    Channels follow the card's ``inputs`` order (or the mapping's order for a bare preprocessing dict); an absent
+    input that the preprocessing lists as optional becomes a channel of zeros. Raises InputError when another
+    channel is missing or the images are not on one grid.
     """
     preprocessing, order = preprocessing_of(card_or_preprocessing)
     order = order or list(images)
-    missing = [name for name in order if name not in images]
+    optional = optional_inputs(preprocessing)
+    missing = [name for name in order if name not in images and name not in optional]
     if missing:
         raise InputError(f"The segmentation model needs {', '.join(missing)} (given: {', '.join(images) or 'none'})")
+    present = [name for name in order if name in images]
+    if not present:
+        raise InputError(f"The segmentation model needs at least one of {', '.join(order)} (given: none)")
+    array, grid = _present_channels(images, present, preprocessing)
+    if len(present) == len(order):
+        return array, grid
+    full = np.zeros((len(order), *array.shape[1:]), dtype=np.float32)
+    for index, name in enumerate(present):
+        full[order.index(name)] = array[index]
+    return full, grid
+
+
+def _present_channels(images: Mapping[str, Image], order: list[str], preprocessing: Mapping[str, Any]
+                      ) -> tuple[np.ndarray, NetworkGrid]:
+    """``network_input`` for channels that are all there, in ``order``."""
     reference = images[order[0]]
     for name in order[1:]:
         if not images[name].same_grid(reference):

@@ -18,7 +18,7 @@ from ..labels import to_convention
 from ..registry import ModelCard, Registry
 from ..weights import load_model
 from . import inference
-from .inputs import network_input
+from .inputs import network_input, required_inputs
 from .metrics import volumes_ml
 from .postprocess import PostprocessOptions, postprocess
 
@@ -58,9 +58,10 @@ def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brat
     report = progress or (lambda fraction, message: None)
     to_convention(np.zeros(1, dtype=np.uint8), labels)  # an unknown convention fails before any work
     card = card or Registry.load().resolve("segmentation", model_id)
-    case.require(card.inputs, f"segmentation model '{card.id}'")
+    case.require(required_inputs(card), f"segmentation model '{card.id}'")
     reference = case.reference_sequence(reference)
-    needed = Case({name: case.images[name] for name in {*card.inputs, reference}}, case.name)
+    used = [name for name in card.inputs if name in case.images]
+    needed = Case({name: case.images[name] for name in {*used, reference}}, case.name)
     report(0.0, f"loading model {card.id}")
     torch_device = select_device(device)
     model = inference.prepare_model(load_model(card), torch_device, len(card.inputs), card.id)

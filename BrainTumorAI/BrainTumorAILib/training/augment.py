@@ -12,15 +12,18 @@ necrotic core then centre as many patches as the oedema that dominates the tumou
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from monai import transforms as mt
+
+from .clinical import clinical_transforms
 
 KEYS = ("image", "label")
 
 
-def build_transform(augmentation: Mapping[str, Any]) -> mt.Compose:
-    """Pad to a patch, crop patches around tumour and background (pos:neg), flip, rotate + scale, noise, intensity."""
+def build_transform(augmentation: Mapping[str, Any], droppable: Sequence[int] = ()) -> mt.Compose:
+    """Pad to a patch, crop patches around tumour and background (pos:neg), flip, rotate + scale, the clinical
+    transforms (``augmentation.clinical``: clinical.py; ``droppable`` channels may be dropped), noise, intensity."""
     patch = list(augmentation["patch_size"])
     radians = math.radians(float(augmentation["rotate_deg"]))
     scale = float(augmentation["scale"])
@@ -34,6 +37,7 @@ def build_transform(augmentation: Mapping[str, Any]) -> mt.Compose:
         *(mt.RandFlipd(KEYS, prob=float(augmentation["flip_prob"]), spatial_axis=axis) for axis in range(3)),
         mt.RandAffined(KEYS, prob=float(augmentation["affine_prob"]), rotate_range=(radians,) * 3,
                        scale_range=(scale,) * 3, mode=("bilinear", "nearest"), padding_mode="zeros"),
+        *clinical_transforms(augmentation.get("clinical"), droppable),
         mt.RandGaussianNoised("image", prob=float(augmentation["noise_prob"]), std=float(augmentation["noise_std"])),
         mt.RandShiftIntensityd("image", offsets=float(augmentation["shift"]),
                                prob=float(augmentation["intensity_prob"])),

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
         "class_ratios": None,
         "flip_prob": 0.5, "rotate_deg": 15.0, "scale": 0.15, "affine_prob": 0.3,
         "noise_std": 0.1, "noise_prob": 0.2, "shift": 0.1, "scale_intensity": 0.1, "intensity_prob": 0.3,
+        "clinical": None,
     },
     "optimiser": {"lr": 3e-4, "weight_decay": 1e-5, "step_size": 50, "gamma": 0.5},
     "schedule": {"epochs": 50, "cases_per_epoch": 8, "cases_per_batch": 1, "patience": 15, "validate_every": 1,
@@ -88,6 +89,9 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> SegmentationC
                          f"channels{where}")
     if params.get("in_channels") != len(merged["inputs"]):
         raise InputError(f"architecture in_channels does not match the {len(merged['inputs'])} inputs{where}")
+    unknown = sorted(set(merged["preprocessing"].get("optional_inputs", [])) - set(merged["inputs"]))
+    if unknown:
+        raise InputError(f"preprocessing.optional_inputs {unknown} are not among the inputs {merged['inputs']}{where}")
     return SegmentationConfig(merged, path)
 
 

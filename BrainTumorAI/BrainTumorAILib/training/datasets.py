@@ -40,13 +40,14 @@ class LabelledCase:
     labels: Path
     convention: str
 
-    def load(self, sequences: Sequence[str]) -> tuple[dict[str, Image], np.ndarray]:
-        """The ``sequences``' images and the class map (I, J, K) uint8 (0..3) on their common grid."""
-        missing = [sequence for sequence in sequences if sequence not in self.images]
+    def load(self, sequences: Sequence[str], optional: Sequence[str] = ()) -> tuple[dict[str, Image], np.ndarray]:
+        """The ``sequences``' images (those of ``optional`` only when the case has them) and the class map
+        (I, J, K) uint8 (0..3) on their common grid."""
+        missing = [sequence for sequence in sequences if sequence not in self.images and sequence not in optional]
         if missing:
             raise InputError(f"Training case {self.name} lacks {', '.join(missing)} (found: "
                              f"{', '.join(sorted(self.images))}) in {self.labels.parent}")
-        images = {sequence: load_image(self.images[sequence]) for sequence in sequences}
+        images = {sequence: load_image(self.images[sequence]) for sequence in sequences if sequence in self.images}
         label_image = load_image(self.labels, label=True)
         for sequence, image in images.items():
             if not image.same_grid(label_image):

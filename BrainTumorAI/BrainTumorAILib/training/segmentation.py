@@ -38,7 +38,7 @@ from ..device import seed_everything
 from ..errors import InputError
 from ..labels import regions
 from ..networks import build_network
-from ..segmentation.inputs import network_input
+from ..segmentation.inputs import network_input, optional_inputs
 from . import distributed
 from .augment import build_transform
 from .config import SegmentationConfig
@@ -50,8 +50,8 @@ BATCH_NORM_BATCHES = 64  # batches of training patches over which an average's b
 
 def prepare(case: LabelledCase, config: SegmentationConfig) -> PreparedCase:
     """Load a case and bring images and labels to the network grid (the preprocessing inference uses)."""
-    images, classes = case.load(config.inputs)
-    image, grid = network_input(images, {**config.preprocessing})
+    images, classes = case.load(config.inputs, optional_inputs(config.preprocessing))
+    image, grid = network_input(images, config)
     return PreparedCase(case.name, image, grid.labels_to_network(classes), grid, classes)
 
 
@@ -79,7 +79,9 @@ class PatchEpoch(Dataset):
     def __init__(self, cases: Sequence[PreparedCase], config: SegmentationConfig):
         self.cases, self.seed = list(cases), int(config.seed)
         self.length = int(config.schedule["cases_per_epoch"])
-        self.transform = build_transform(config.augmentation)
+        optional = optional_inputs(config.preprocessing)
+        self.transform = build_transform(config.augmentation,
+                                         [index for index, name in enumerate(config.inputs) if name in optional])
         self.epoch = 0
 
     def __len__(self) -> int:
