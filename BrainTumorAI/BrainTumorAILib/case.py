@@ -10,8 +10,9 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from .checks import check_images
 from .errors import InputError
-from .image import NIFTI_SUFFIXES, NRRD_SUFFIXES, Image, load_image, resample_to
+from .image import ITK_SUFFIXES, NIFTI_SUFFIXES, NRRD_SUFFIXES, Image, load_image, resample_to
 
 SEQUENCES = ("flair", "t1", "t1c", "t2")
 REFERENCE_PREFERENCE = ("t1c", "flair", "t1", "t2")
@@ -31,7 +32,7 @@ _NOT_AN_IMAGE = r"mask|seg|label|otmulticlass|prediction|truth"  # anywhere in t
 def sequence_of(filename: str) -> str | None:
     """The canonical sequence a file name denotes (``flair``, ``t1``, ``t1c``, ``t2``), or None."""
     name = filename.lower()
-    for suffix in NIFTI_SUFFIXES[::-1] + NRRD_SUFFIXES:
+    for suffix in NIFTI_SUFFIXES[::-1] + NRRD_SUFFIXES + ITK_SUFFIXES:
         if name.endswith(suffix):
             name = name[: -len(suffix)]
             break
@@ -85,17 +86,29 @@ class Case:
 
 def load_case(folder: str | os.PathLike | None = None, paths: Mapping[str, str | os.PathLike | None] | None = None,
               *, name: str | None = None) -> Case:
-    """Load a case from a folder (by file names) and/or explicit ``{sequence: path}``; explicit paths win."""
+    """Load a case from a folder (by file names) and/or explicit ``{sequence: path}``; explicit paths win.
+
+    A folder holding no image files but DICOM files (anywhere below) is read by ``dicom.load_dicom_case``.
+    """
     files: dict[str, Path] = dict(find_sequences(folder)) if folder else {}
     for sequence, path in (paths or {}).items():
         if sequence not in SEQUENCES:
             raise InputError(f"Unknown sequence '{sequence}' (expected one of {', '.join(SEQUENCES)})")
         if path is not None:
             files[sequence] = Path(path)
+    if not files and folder:
+        from .dicom import contains_dicom, load_dicom_case
+
+        if contains_dicom(folder):
+            dicom_case = load_dicom_case(folder, name=name)
+            check_images(dicom_case.images)
+            check_overlap(dicom_case)
+            return dicom_case
     if not files:
         where = f"in {folder}" if folder else "(no files given)"
         raise InputError(f"No FLAIR, T1, T1c or T2 image found {where}")
     images = {sequence: load_image(path) for sequence, path in files.items()}
+    check_images(images)
     case = Case(images, name or (Path(folder).name if folder else next(iter(files.values())).name.split(".")[0]))
     check_overlap(case)
     return case

@@ -23,6 +23,7 @@ from .errors import InputError
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 NRRD_SUFFIXES = (".nrrd", ".nhdr")
+ITK_SUFFIXES = (".mha", ".mhd")  # MetaImage, read through SimpleITK
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
@@ -77,7 +78,7 @@ def _is_nrrd(path: Path) -> bool:
 
 
 def load_image(path: str | os.PathLike, *, label: bool = False) -> Image:
-    """Load a 3D NIfTI or NRRD image; raise InputError naming the file when it cannot be used.
+    """Load a 3D NIfTI, NRRD or MetaImage (.mha, .mhd) image; raise InputError naming the file when it cannot be used.
 
     Intensity images are returned as float32 and must hold finite, non-constant values; label maps keep an
     integer dtype. A 4D image with a single volume is accepted as 3D.
@@ -92,8 +93,12 @@ def load_image(path: str | os.PathLike, *, label: bool = False) -> Image:
             array, affine = _read_nifti(path)
         elif _is_nrrd(path):
             array, affine = _read_nrrd(path)
+        elif path.name.lower().endswith(ITK_SUFFIXES):
+            from .itk_io import read_itk
+
+            array, affine = read_itk(path)
         else:
-            raise InputError(f"Unsupported image format (expected .nii, .nii.gz or .nrrd): {path}")
+            raise InputError(f"Unsupported image format (expected .nii, .nii.gz, .nrrd, .mha or .mhd): {path}")
     except InputError:
         raise
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError, ValueError, nib.filebasedimages.ImageFileError) as error:

@@ -1,4 +1,4 @@
-"""The one data path from a case to results: harmonise -> strip skull -> classify -> segment.
+"""The one data path from a case to results: co-register -> strip skull -> classify -> segment.
 
 The Slicer Logic, the batch script and the ``braintumorai run`` / ``batch`` commands all call ``run_pipeline``.
 Every step works on the reference input's grid (t1c when present, else flair), so every output overlays it voxel
@@ -14,7 +14,8 @@ from typing import Any, Callable
 import numpy as np
 
 from . import __version__
-from .case import Case, harmonise
+from .case import Case
+from .registration import MODES as REGISTRATION_MODES, co_register
 from .errors import BrainTumorAIError, Cancelled
 from .image import Image
 
@@ -37,11 +38,15 @@ class PipelineOptions:
     tta: bool = False
     reference: str | None = None
     device: str = "auto"
+    register: str = "auto"
 
     def __post_init__(self) -> None:
         unknown = [step for step in self.steps if step not in STEPS]
         if unknown or not self.steps:
             raise BrainTumorAIError(f"Unknown pipeline step(s) {unknown} (choose from {', '.join(STEPS)})")
+        if self.register not in REGISTRATION_MODES:
+            raise BrainTumorAIError(f"Unknown registration mode '{self.register}' (choose "
+                                    f"{', '.join(REGISTRATION_MODES)})")
 
 
 @dataclasses.dataclass
@@ -59,6 +64,8 @@ class PipelineResult:
     timings_s: dict[str, float] = dataclasses.field(default_factory=dict)
     models: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
     options: PipelineOptions = dataclasses.field(default_factory=PipelineOptions)
+    registration: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     def report(self) -> dict[str, Any]:
         """A JSON-ready summary: class and shares, region volumes in mL, models, time per step."""
@@ -82,6 +89,8 @@ class PipelineResult:
             "volumes_ml": None if segmentation is None else {k: round(float(v), 3)
                                                               for k, v in segmentation.volumes_ml.items()},
             "models": self.models,
+            "registration": self.registration,
+            "warnings": self.warnings,
             "timings_s": {step: round(seconds, 3) for step, seconds in self.timings_s.items()},
         }
 
@@ -100,14 +109,16 @@ def run_pipeline(case: Case, options: PipelineOptions = PipelineOptions(), progr
             raise Cancelled(f"Run of case '{case.name}' was cancelled")
 
     started = time.perf_counter()
-    report(0.0, "harmonise")
-    harmonised, reference = harmonise(case, options.reference)
+    report(0.0, "co-register")
+    reference = case.reference_sequence(options.reference)
+    harmonised, registrations = co_register(case, reference, options.register)
     reference_image = harmonised.images[reference]
     result = PipelineResult(
         case_name=case.name, reference=reference, reference_image=reference_image, options=options,
         inputs={sequence: str(image.path) if image.path else None for sequence, image in case.images.items()},
+        registration=[record.record() for record in registrations],
     )
-    result.timings_s["harmonise"] = time.perf_counter() - started
+    result.timings_s["co_register"] = time.perf_counter() - started
     working = harmonised
 
     if "strip" in options.steps:
@@ -134,7 +145,8 @@ def _strip(case: Case, reference: str, options: PipelineOptions, result: Pipelin
     stripped = strip_skull(case.images[reference], modality=reference, method=options.strip_method,
                            model_id=options.strip_model, device=options.device)
     result.brain_mask, result.stripped = stripped.mask, stripped.brain
-    card = stripped.card
+    result.warnings.extend(f"skull stripping: {warning}" for warning in stripped.warnings)
+    card = stripped.card  # None when the classical method made the mask, asked for or as the fallback
     result.models["skull_stripping"] = ({"id": card.id, "version": card.version} if card is not None
                                         else {"id": "classical", "version": __version__})
     inside = stripped.mask.array > 0

@@ -141,6 +141,13 @@ def head_mask(volume: np.ndarray) -> np.ndarray:
     return fill_holes(mask)
 
 
+def dice(first: np.ndarray, second: np.ndarray) -> float:
+    """Dice overlap of two masks of one shape; 1.0 when both are empty."""
+    first, second = np.asarray(first, bool), np.asarray(second, bool)
+    total = int(first.sum()) + int(second.sum())
+    return 1.0 if total == 0 else 2.0 * int(np.logical_and(first, second).sum()) / total
+
+
 def fill_holes(mask: np.ndarray) -> np.ndarray:
     """``mask`` (any number of axes) with its enclosed background filled, bool: the background components (face
     connectivity) that do not reach the array's border become True.

@@ -48,7 +48,7 @@ class JobState:
 def pipeline_arguments(options: PipelineOptions) -> list[str]:
     """The ``braintumorai run`` options that reproduce ``options``."""
     arguments = ["--steps", ",".join(options.steps), "--strip-method", options.strip_method,
-                 "--labels", options.labels, "--device", options.device]
+                 "--labels", options.labels, "--device", options.device, "--register", options.register]
     for flag, value in (("--strip-model", options.strip_model), ("--classify-model", options.classify_model),
                         ("--segment-model", options.segment_model), ("--reference", options.reference)):
         if value:

@@ -32,6 +32,7 @@ from BrainTumorAILib.case import find_sequences  # noqa: E402
 from BrainTumorAILib.errors import InputError  # noqa: E402
 from BrainTumorAILib.labels import CONVENTIONS  # noqa: E402
 from BrainTumorAILib.pipeline import STEPS, PipelineOptions  # noqa: E402
+from BrainTumorAILib.registration import MODES as REGISTRATION_MODES  # noqa: E402
 from BrainTumorAILib.report import OUTPUT_NAMES, summary_line, write_outputs  # noqa: E402
 from BrainTumorAISlicer import mrml  # noqa: E402
 from BrainTumorAISlicer.headless import start_scene  # noqa: E402
@@ -47,6 +48,8 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--steps", default=",".join(STEPS), help="comma-separated pipeline steps")
     parser.add_argument("--labels", choices=tuple(CONVENTIONS), default="brats2021", help="label convention")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--register", choices=REGISTRATION_MODES, default="auto",
+                        help="rigid co-registration of the series onto the reference")
     parser.add_argument("--no-3d", dest="render_3d", action="store_false", help="skip the 3D render in report.png")
     return parser.parse_args(argv)
 
@@ -150,7 +153,8 @@ def main(argv: list[str]) -> int:
     arguments = parse_arguments(argv)
     start_scene()
     steps = tuple(step.strip() for step in arguments.steps.split(",") if step.strip())
-    options = PipelineOptions(steps=steps, labels=arguments.labels, device=arguments.device)
+    options = PipelineOptions(steps=steps, labels=arguments.labels, device=arguments.device,
+                              register=arguments.register)
     summary = run_batch(arguments.cases, arguments.out,
                         lambda folder, out: process_case(folder, out, options, arguments.render_3d), log=sys.stderr)
     return min(len(summary.failed), 125)

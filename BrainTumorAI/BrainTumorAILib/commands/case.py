@@ -1,4 +1,5 @@
-"""``braintumorai case DIR --out OUTDIR``: find the sequences, put them on one grid, write them, print a summary."""
+"""``braintumorai case DIR --out OUTDIR``: find the sequences, co-register them onto the reference grid, write them,
+print a summary."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ..case import SEQUENCES, describe, harmonise, load_case
+from ..case import SEQUENCES, describe, load_case
+from ..registration import MODES as REGISTRATION_MODES, co_register
 from ..image import save_image
 
 
@@ -20,6 +22,12 @@ def add_case_inputs(parser: argparse.ArgumentParser, *, folder_flag: bool) -> No
                         help="sequence whose grid the outputs use (default: t1c when present, else flair)")
 
 
+def add_register_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--register", choices=REGISTRATION_MODES, default="auto",
+                        help="rigid co-registration onto the reference: auto (skip series that already line up), "
+                             "always, never (trust the affines)")
+
+
 def case_paths(arguments: argparse.Namespace) -> dict[str, str | None]:
     return {sequence: getattr(arguments, sequence) for sequence in SEQUENCES}
 
@@ -29,19 +37,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("case_dir", nargs="?", help="folder holding the sequences")
     add_case_inputs(parser, folder_flag=False)
     parser.add_argument("--out", required=True, help="folder for <sequence>.nii.gz on the reference grid")
+    add_register_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
     case = load_case(arguments.case_dir, case_paths(arguments))
     found = describe(case)
-    harmonised, reference = harmonise(case, arguments.reference)
+    reference = case.reference_sequence(arguments.reference)
+    harmonised, registrations = co_register(case, reference, arguments.register)
     out = Path(arguments.out)
     written = {sequence: str(save_image(image, out / f"{sequence}.nii.gz"))
                for sequence, image in harmonised.images.items()}
     grid = harmonised.images[reference]
     print(json.dumps({
         "case": case.name, "reference": reference, "found": found, "written": written,
+        "registration": [record.record() for record in registrations],
         "grid": {"shape": list(grid.shape), "spacing_mm": [round(s, 4) for s in grid.spacing],
                  "orientation": grid.orientation, "affine": grid.affine.round(6).tolist()},
     }, indent=2))

@@ -14,7 +14,7 @@ from ..case import load_case
 from ..labels import CONVENTIONS
 from ..pipeline import STEPS, PipelineOptions, run_pipeline
 from ..report import summary_line, write_outputs
-from .case import add_case_inputs, case_paths
+from .case import add_case_inputs, add_register_option, case_paths
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -42,6 +42,7 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels", choices=tuple(CONVENTIONS), default="brats2021", help="label convention")
     parser.add_argument("--tta", action="store_true", help="flip test-time augmentation with an uncertainty map")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    add_register_option(parser)
 
 
 def pipeline_options(arguments: argparse.Namespace) -> PipelineOptions:
@@ -50,6 +51,7 @@ def pipeline_options(arguments: argparse.Namespace) -> PipelineOptions:
         steps=steps, strip_method=arguments.strip_method, strip_model=arguments.strip_model,
         classify_model=arguments.classify_model, segment_model=arguments.segment_model,
         labels=arguments.labels, tta=arguments.tta, reference=arguments.reference, device=arguments.device,
+        register=arguments.register,
     )
 
 

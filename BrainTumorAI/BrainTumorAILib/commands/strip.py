@@ -1,9 +1,13 @@
-"""``braintumorai strip --image F [--modality SEQ] --mask M [--brain B] [--method learned|classical]``."""
+"""``braintumorai strip --image F [--modality SEQ] --mask M [--brain B] [--method learned|classical]``.
+
+The failed plausibility checks of the mask, and a fallback from the learned to the classical mask, are printed on
+stderr as warnings; the exit status stays 0 and the JSON's ``method`` names the mask written."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
@@ -31,6 +35,8 @@ def run(arguments: argparse.Namespace) -> int:
     image = load_image(arguments.image)
     result = strip_skull(image, modality=arguments.modality, method=arguments.method, model_id=arguments.model_id,
                          device=arguments.device)
+    for warning in result.warnings:
+        print(f"braintumorai: warning: {warning}", file=sys.stderr)
     save_image(result.mask, arguments.mask, dtype="uint8")
     outputs = {"mask": arguments.mask}
     if arguments.brain:

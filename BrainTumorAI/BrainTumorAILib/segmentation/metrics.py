@@ -15,19 +15,11 @@ import numpy as np
 from scipy import ndimage
 
 from .. import preprocess
+from ..preprocess import dice  # noqa: F401  (one Dice for masks, here among the metrics)
 from ..labels import REGIONS, regions
 
 HD95_EMPTY_PENALTY_MM = 373.13
 VOLUME_KEYS = ("necrosis", "edema", "enhancing", "WT", "TC", "ET")
-
-
-def dice(prediction: np.ndarray, truth: np.ndarray) -> float:
-    """Dice of two boolean masks of one shape; 1 when both are empty."""
-    prediction, truth = np.asarray(prediction, bool), np.asarray(truth, bool)
-    total = int(prediction.sum()) + int(truth.sum())
-    if total == 0:
-        return 1.0
-    return 2.0 * int(np.logical_and(prediction, truth).sum()) / total
 
 
 def hd95(prediction: np.ndarray, truth: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> float:

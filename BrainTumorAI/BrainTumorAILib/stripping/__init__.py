@@ -2,7 +2,8 @@
 
 ``strip_skull(image)`` returns a ``StripResult`` whose ``mask`` (uint8 0/1) and ``brain`` (input voxels, 0 outside)
 lie on the input image's grid, whatever its orientation or voxel size. An input that is already skull-stripped
-(constant background around the brain) keeps its whole brain.
+(constant background around the brain) keeps its whole brain. Every mask goes through the plausibility checks of
+``guard``; a learned mask that fails them gives way to the classical one when that one passes (``warnings`` says so).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..image import Image, resample_to
 from ..preprocess import foreground_mask
 from ..registry import ModelCard, Registry
 from .classical import classical_brain
+from .guard import check_mask, choose_mask, head_region
 from .postprocess import solid_brain
 
 METHODS = ("learned", "classical")
@@ -26,12 +28,15 @@ STRIPPED_COVER = 0.7
 
 @dataclasses.dataclass(frozen=True)
 class StripResult:
-    """``mask``: uint8 0/1 brain mask; ``brain``: the input's voxels inside it, 0 elsewhere. Both on the input grid."""
+    """``mask``: uint8 0/1 brain mask; ``brain``: the input's voxels inside it, 0 elsewhere. Both on the input grid.
+    ``method``: the one whose mask this is ("classical" after a fallback, with ``card`` None then); ``warnings``: the
+    failed plausibility checks and the fallback taken, as sentences, empty when the mask passed."""
 
     mask: Image
     brain: Image
     method: str
     card: ModelCard | None = None
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 def strip_skull(image: Image, *, modality: str | None = None, method: str = "learned", model_id: str | None = None,
@@ -46,22 +51,47 @@ def strip_skull(image: Image, *, modality: str | None = None, method: str = "lea
     card = None
     if method == "learned":
         mask, card = _learned(image, modality, model_id, device)
-        mask = _keep_stripped_brain(image, mask)
+        mask, method, warnings = _guard_learned(image, mask)
+        card = card if method == "learned" else None
     else:
-        mask = solid_brain(resample_to(classical_brain(image), image, label=True).array > 0).astype(np.uint8)
+        mask = _classical(image)
+        warnings = [f"classical mask: {problem}" for problem in check_mask(image.with_array(mask), image)]
     if not mask.any():
         raise InputError(f"No brain was found in {image.name} ({method} skull stripping)")
     brain = np.where(mask > 0, image.array, 0).astype(image.array.dtype, copy=False)
-    return StripResult(Image(mask, image.affine, None), Image(brain, image.affine, None), method, card)
+    return StripResult(Image(mask, image.affine, None), Image(brain, image.affine, None), method, card, warnings)
 
 
-def _keep_stripped_brain(image: Image, mask: np.ndarray) -> np.ndarray:
+def _classical(image: Image) -> np.ndarray:
+    """The classical brain mask of ``image`` on its grid, uint8 0/1 (I, J, K)."""
+    return solid_brain(resample_to(classical_brain(image), image, label=True).array > 0).astype(np.uint8)
+
+
+def _guard_learned(image: Image, mask: np.ndarray) -> tuple[np.ndarray, str, list[str]]:
+    """The learned ``mask`` (I, J, K) checked, or the classical one in its place (``guard.choose_mask``): returns
+    (mask uint8 (I, J, K), method, warnings). An already stripped input keeps its foreground and is only checked: the
+    classical method, made for heads, is no reference there (it drops most of a stripped T2 brain)."""
+    stripped = _stripped_brain(image, mask)
+    if stripped is not None:
+        return stripped, "learned", [f"learned mask: {problem}"
+                                     for problem in check_mask(image.with_array(stripped), image)]
+    head = head_region(image.array)
+    learned, classical = image.with_array(mask), image.with_array(_classical(image))
+    classical_failed = check_mask(classical, image, head=head)
+    # the classical mask is a reference only where it is plausible itself (it misses most of some T1 heads)
+    learned_failed = check_mask(learned, image, None if classical_failed else classical, head=head)
+    chosen, method, warnings = choose_mask(learned, classical, {"learned": learned_failed,
+                                                                "classical": classical_failed})
+    return chosen.array, method, warnings
+
+
+def _stripped_brain(image: Image, mask: np.ndarray) -> np.ndarray | None:
     """An input that is already skull-stripped keeps all of its brain: when the mask covers at least
     ``STRIPPED_COVER`` of the voxels that differ from the constant background (a raw head is never that much brain),
-    the mask becomes that foreground's largest component with holes filled."""
+    returns that foreground's largest component with holes filled (uint8 (I, J, K)); None for a head."""
     foreground = foreground_mask(image.array)
     if foreground.all() or np.logical_and(foreground, mask > 0).sum() < STRIPPED_COVER * foreground.sum():
-        return mask
+        return None
     return solid_brain(foreground).astype(np.uint8)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..preprocess import fill_holes
+from ..preprocess import dice, fill_holes  # noqa: F401  (dice: for the stripping code and its tests)
 
 
 def largest_component(mask: np.ndarray) -> np.ndarray:
@@ -21,9 +21,3 @@ def solid_brain(mask: np.ndarray) -> np.ndarray:
     """The largest component of ``mask`` (I, J, K) with its enclosed holes (ventricles, dark tumour) filled. bool."""
     return fill_holes(largest_component(mask))
 
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    """Dice overlap of two masks; 1.0 when both are empty."""
-    a, b = a.astype(bool), b.astype(bool)
-    total = int(a.sum()) + int(b.sum())
-    return 1.0 if total == 0 else 2.0 * int(np.logical_and(a, b).sum()) / total
