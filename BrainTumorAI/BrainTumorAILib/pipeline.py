@@ -1,8 +1,9 @@
-"""The one data path from a case to results: co-register -> strip skull -> classify -> segment.
+"""The one data path from a case to results: co-register -> strip skull -> segment -> classify.
 
 The Slicer Logic, the batch script and the ``braintumorai run`` / ``batch`` commands all call ``run_pipeline``.
 Every step works on the reference input's grid (t1c when present, else flair), so every output overlays it voxel
-for voxel.
+for voxel. The steps run in that order whatever order ``PipelineOptions.steps`` names them in: the classifier
+reads its slices through the segmented tumour when the segmentation ran.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .image import Image
 STEPS = ("strip", "classify", "segment")
 Progress = Callable[[float, str], None]
 # share of the whole run each step takes, for one progress bar from 0 to 100
-_STEP_SPANS = {"strip": (2.0, 22.0), "classify": (22.0, 32.0), "segment": (32.0, 98.0)}
+_STEP_SPANS = {"strip": (2.0, 22.0), "segment": (22.0, 88.0), "classify": (88.0, 98.0)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,13 +126,13 @@ def run_pipeline(case: Case, options: PipelineOptions = PipelineOptions(), progr
         check_cancel()
         report(_STEP_SPANS["strip"][0], "strip")
         working = _strip(harmonised, reference, options, result)
+    if "segment" in options.steps:
+        check_cancel()
+        _segment(working, reference, options, result, report, check_cancel)
     if "classify" in options.steps:
         check_cancel()
         report(_STEP_SPANS["classify"][0], "classify")
         _classify(harmonised, options, result)
-    if "segment" in options.steps:
-        check_cancel()
-        _segment(working, reference, options, result, report, check_cancel)
     result.timings_s["total"] = time.perf_counter() - started
     report(100.0, "done")
     return result
@@ -157,10 +158,13 @@ def _strip(case: Case, reference: str, options: PipelineOptions, result: Pipelin
 
 
 def _classify(case: Case, options: PipelineOptions, result: PipelineResult) -> None:
+    """Classify the tumour type, through the segmented tumour when the segmentation ran (its reference grid)."""
     from .classification import classify_case
 
     started = time.perf_counter()
-    result.classification = classify_case(case, model_id=options.classify_model, device=options.device)
+    tumour = result.segmentation.classes if result.segmentation is not None else None
+    result.classification = classify_case(case, model_id=options.classify_model, device=options.device,
+                                          tumour=tumour)
     model = result.classification.get("model")
     if isinstance(model, dict):
         result.models["classification"] = {"id": str(model.get("id")), "version": str(model.get("version"))}

@@ -6,8 +6,8 @@ centimetres between them. Each moving series is registered to the reference with
 Mattes mutual information (works across contrasts) on 3% of the voxels, two resolution levels, on a 2 mm grid
 (thick slices and fine in-plane voxels alike).
 
-Mode ``auto`` skips a series that already lines up: on the reference's grid (same shape and affine) with
-foregrounds that agree (Dice of the two head masks at least ``ALIGNED_DICE``; skull-stripped BraTS series agree at
+Mode ``auto`` skips a series that already lines up: on the reference's grid (same shape and affine) with head
+masks or non-background masks that agree (Dice at least ``ALIGNED_DICE``; skull-stripped BraTS series agree at
 0.99). ``always`` registers every series, ``never`` none (the affines are trusted). A registration whose result
 fails the check (head masks after registration agree less than ``ACCEPT_DICE``, or a move larger than a head
 turns between two series) raises ``InputError`` naming the series.
@@ -26,7 +26,7 @@ from .case import Case
 from .errors import InputError
 from .image import Image, resample_to
 from .itk_io import image_to_sitk
-from .preprocess import dice, head_mask
+from .preprocess import dice, foreground_mask, head_mask
 
 MODES = ("auto", "always", "never")
 ALIGNED_DICE = 0.95  # head masks on one grid at least this alike: the series line up
@@ -80,7 +80,7 @@ def co_register(case: Case, reference: str, mode: str = "auto") -> tuple[Case, l
         started = time.perf_counter()
         on_grid = resample_to(moving, fixed)
         before = dice(head_mask(on_grid.array), fixed_head)
-        if mode == "never" or (mode == "auto" and moving.same_grid(fixed) and before >= ALIGNED_DICE):
+        if mode == "never" or (mode == "auto" and moving.same_grid(fixed) and _line_up(on_grid, fixed, before)):
             images[sequence] = on_grid
             records.append(Registration(sequence, "affine" if mode == "never" else "skipped", before,
                                         seconds=time.perf_counter() - started))
@@ -89,6 +89,13 @@ def co_register(case: Case, reference: str, mode: str = "auto") -> tuple[Case, l
         images[sequence] = registered
         records.append(dataclasses.replace(record, head_dice_before=before, seconds=time.perf_counter() - started))
     return Case(images, case.name), records
+
+
+def _line_up(moving: Image, fixed: Image, head_dice: float) -> bool:
+    """Whether two series on one grid line up: their head masks or their non-background masks (the brain of
+    skull-stripped series) agree at ``ALIGNED_DICE``. Head masks alone depend on the contrast (dark CSF)."""
+    return head_dice >= ALIGNED_DICE or \
+        dice(foreground_mask(moving.array), foreground_mask(fixed.array)) >= ALIGNED_DICE
 
 
 def _register(sequence: str, moving: Image, fixed: Image, fixed_head: np.ndarray) -> tuple[Image, Registration]:

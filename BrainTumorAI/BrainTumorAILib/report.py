@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_path, write_json
-from .classification.volume import NO_TUMOUR_SHARE
 from .image import reorient, save_image
 from .labels import SEGMENT_STYLE
 from .pipeline import PipelineResult
@@ -96,7 +95,7 @@ def save_mosaic(result: PipelineResult, path: str | Path, sequences: tuple[str, 
     axes[0, 0].set_title(f"{result.reference} (reference)")
     axes[0, 1].set_title("tumour: necrosis / oedema / enhancing")
     axes[0, 2].set_title("brain mask" if brain is not None else "no skull stripping")
-    figure.suptitle(_caption(result), fontsize=10)
+    figure.suptitle(_caption(result), fontsize=10, wrap=True)  # the reason can outrun one line
     figure.tight_layout()
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png")
@@ -113,17 +112,7 @@ def _aspect(spacing: tuple[float, float, float], view: str) -> float:
 def _caption(result: PipelineResult) -> str:
     parts = [f"case {result.case_name}"]
     if result.classification:
-        label = result.classification.get("label")
-        shares = result.classification.get("shares", {})
-        share, no_tumour = shares.get(label), shares.get("notumor")
-        text = f"class: {label}"
-        if isinstance(share, float):
-            detail = f"{share:.0%}"
-            if label != "notumor" and isinstance(no_tumour, float) and no_tumour > share:
-                # the volume rule names the likeliest tumour class unless "no tumour" is near certain: say so
-                detail += f"; notumor {no_tumour:.0%} < {NO_TUMOUR_SHARE:.0%}"
-            text += f" ({detail})"
-        parts.append(text)
+        parts.append(f"class: {result.classification.get('label')} ({result.classification.get('reason')})")
     if result.segmentation is not None:
         volumes = result.segmentation.volumes_ml
         parts.append("volumes mL: " + ", ".join(f"{name} {volumes[name]:.1f}" for name in ("WT", "TC", "ET")

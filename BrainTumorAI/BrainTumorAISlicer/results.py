@@ -111,12 +111,30 @@ def _add_nodes(outputs: EngineOutputs, reference: Any, name: str, scene: Any, ad
                                          f"{name} stripped")
     classification = outputs.report.get("classification")
     if classification:
-        shares = classification.get("shares", {})
-        added.classification = mrml.add_table(scene, f"{name} classification", {
-            "class": list(shares), "share": [float(value) for value in shares.values()],
-            "predicted": ["yes" if label == classification.get("label") else "" for label in shares],
-        })
-        added.classification.SetAttribute("BrainTumorAI.label", str(classification.get("label")))
+        added.classification = _add_classification_table(scene, f"{name} classification", classification)
     if outputs.uncertainty is not None:
         added.uncertainty = mrml.add_volume(scene, outputs.uncertainty.array.astype(np.float32),
                                             mrml.ijk_to_ras(reference), f"{name} uncertainty")
+
+
+def _add_classification_table(scene: Any, name: str, classification: dict[str, Any]) -> Any:
+    """One row per class: share, whether predicted, its slice votes (all, then per view); the study's label, reason,
+    sequence and tumour volume used as ``BrainTumorAI.*`` attributes, and the reason as the "predicted" column's
+    description (its header's tooltip)."""
+    shares = classification.get("shares", {})
+    columns: dict[str, list] = {
+        "class": list(shares), "share": [float(value) for value in shares.values()],
+        "predicted": ["yes" if label == classification.get("label") else "" for label in shares],
+    }
+    if "vote_counts" in classification:
+        columns["votes"] = [int(classification["vote_counts"].get(label, 0)) for label in shares]
+        for view, votes in classification.get("votes", {}).items():
+            columns[f"{view} votes"] = [sum(vote["label"] == label for vote in votes) for label in shares]
+    table = mrml.add_table(scene, name, columns)
+    for key, attribute in (("label", "label"), ("reason", "reason"), ("sequence", "sequence"),
+                           ("tumour_volume_ml", "tumourVolumeMl")):
+        if classification.get(key) is not None:
+            table.SetAttribute(f"BrainTumorAI.{attribute}", str(classification[key]))
+    if classification.get("reason"):
+        table.SetColumnDescription("predicted", str(classification["reason"]))
+    return table
