@@ -20,7 +20,7 @@ from BrainTumorAILib.pipeline import PipelineOptions, run_pipeline
 from BrainTumorAILib.preprocess import foreground_mask
 from BrainTumorAILib.registry import Registry
 from BrainTumorAILib.stripping import strip_skull
-from BrainTumorAILib.stripping.guard import check_mask, choose_mask
+from BrainTumorAILib.stripping.guard import check_mask, choose_mask, disagreement
 from BrainTumorAILib.stripping.postprocess import dice, solid_brain
 
 SHAPE, SPACING = (80, 80, 64), 3.0  # 240 x 240 x 192 mm, RAS
@@ -55,7 +55,7 @@ def head() -> Image:
 
 def test_a_plausible_brain_passes_every_check(head):
     brain = as_mask(head, ellipsoid(BRAIN_MM))
-    assert check_mask(brain, head, brain) == []
+    assert check_mask(brain, head) == [] and disagreement(brain, brain) is None
 
 
 @pytest.mark.parametrize("semi_axes", [(35.0, 40.0, 35.0), (78.0, 93.0, 83.0)])  # 0.2 L and 2.5 L
@@ -80,8 +80,8 @@ def test_a_brain_partly_out_of_the_head_is_named_with_its_share(head):
 def test_a_brain_that_disagrees_with_the_classical_mask_is_named_with_the_dice(head):
     brain = as_mask(head, ellipsoid(BRAIN_MM))
     shifted = as_mask(head, ellipsoid(BRAIN_MM, (27.0, 0.0, 0.0)))
-    problems = check_mask(brain, head, shifted)
-    assert len(problems) == 1 and problems[0].startswith("Dice 0.68 with the classical mask")
+    assert disagreement(brain, shifted).startswith("Dice 0.68 with the classical mask")
+    assert disagreement(brain, brain) is None
 
 
 def test_a_failing_learned_mask_falls_back_to_a_passing_classical_one(head):

@@ -18,7 +18,7 @@ from ..image import Image, resample_to
 from ..preprocess import foreground_mask
 from ..registry import ModelCard, Registry
 from .classical import classical_brain
-from .guard import check_mask, choose_mask, head_region
+from .guard import check_mask, choose_mask, disagreement, head_region
 from .postprocess import solid_brain
 
 METHODS = ("learned", "classical")
@@ -78,11 +78,12 @@ def _guard_learned(image: Image, mask: np.ndarray) -> tuple[np.ndarray, str, lis
     head = head_region(image.array)
     learned, classical = image.with_array(mask), image.with_array(_classical(image))
     classical_failed = check_mask(classical, image, head=head)
-    # the classical mask is a reference only where it is plausible itself (it misses most of some T1 heads)
-    learned_failed = check_mask(learned, image, None if classical_failed else classical, head=head)
+    learned_failed = check_mask(learned, image, head=head)
     chosen, method, warnings = choose_mask(learned, classical, {"learned": learned_failed,
                                                                 "classical": classical_failed})
-    return chosen.array, method, warnings
+    # the classical mask is a reference only where it is plausible itself (it misses most of some T1 heads)
+    differs = None if classical_failed or method != "learned" else disagreement(learned, classical)
+    return chosen.array, method, warnings + ([f"learned mask: {differs}"] if differs else [])
 
 
 def _stripped_brain(image: Image, mask: np.ndarray) -> np.ndarray | None:
