@@ -85,10 +85,11 @@ class Case:
 
 
 def load_case(folder: str | os.PathLike | None = None, paths: Mapping[str, str | os.PathLike | None] | None = None,
-              *, name: str | None = None) -> Case:
+              *, name: str | None = None, series: Mapping[str, str] | None = None) -> Case:
     """Load a case from a folder (by file names) and/or explicit ``{sequence: path}``; explicit paths win.
 
-    A folder holding no image files but DICOM files (anywhere below) is read by ``dicom.load_dicom_case``.
+    A folder holding no image files but DICOM files (anywhere below) is read by ``dicom.load_dicom_case``;
+    ``series`` ({sequence: SeriesInstanceUID}) chooses its series where the mapping is ambiguous.
     """
     files: dict[str, Path] = dict(find_sequences(folder)) if folder else {}
     for sequence, path in (paths or {}).items():
@@ -100,10 +101,12 @@ def load_case(folder: str | os.PathLike | None = None, paths: Mapping[str, str |
         from .dicom import contains_dicom, load_dicom_case
 
         if contains_dicom(folder):
-            dicom_case = load_dicom_case(folder, name=name)
+            dicom_case = load_dicom_case(folder, choose=series, name=name)
             check_images(dicom_case.images)
             check_overlap(dicom_case)
             return dicom_case
+    if series:
+        raise InputError(f"--series chooses DICOM series, but {folder or 'the input'} holds image files, not DICOM")
     if not files:
         where = f"in {folder}" if folder else "(no files given)"
         raise InputError(f"No FLAIR, T1, T1c or T2 image found {where}")

@@ -1,7 +1,7 @@
 """Sense checks on a case's inputs before any work: each failure is an InputError naming the problem and the file.
 
 - an image that looks like a label map (a handful of integer values) given as an MRI sequence;
-- one file, or identical voxels, under two sequence names;
+- one file, or identical voxels on one grid, under two sequence names;
 - a voxel size that no brain MRI has (under ``MIN_SPACING_MM`` or over ``MAX_SPACING_MM``).
 
 Images of more than one frame (4D) are refused by ``image.load_image`` already.
@@ -60,7 +60,7 @@ def _check_distinct(images: Mapping[str, Image]) -> None:
         for other_sequence, other in seen:
             same_file = image.path is not None and other.path is not None and \
                 image.path.resolve() == other.path.resolve()
-            if same_file or (image.shape == other.shape and np.array_equal(image.array, other.array)):
+            if same_file or (image.same_grid(other) and np.array_equal(image.array, other.array)):
                 what = "the same file" if same_file else "identical voxels"
                 raise InputError(f"{other_sequence} and {sequence} are {what} ({_where(other)} and {_where(image)}); "
                                  "each sequence needs its own image")

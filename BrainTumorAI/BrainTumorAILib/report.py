@@ -6,7 +6,7 @@ Every file goes through a temporary name, so a folder never holds a half-written
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -16,18 +16,26 @@ from .labels import SEGMENT_STYLE
 from .pipeline import PipelineResult
 
 OUTPUT_NAMES = {"labels": "labels.nii.gz", "brainmask": "brainmask.nii.gz", "stripped": "stripped.nii.gz",
-                "uncertainty": "uncertainty.nii.gz", "report": "report.json", "picture": "report.png"}
+                "uncertainty": "uncertainty.nii.gz", "report": "report.json", "picture": "report.png",
+                "dicom_seg": "segmentation.dcm"}
 
 
-def write_outputs(result: PipelineResult, out_dir: str | Path, *, extra_report: dict[str, Any] | None = None
-                  ) -> dict[str, Path]:
-    """Write every output of ``result`` into ``out_dir``; report.json last, so its presence marks a finished case."""
+def write_outputs(result: PipelineResult, out_dir: str | Path, *, extra_report: dict[str, Any] | None = None,
+                  dicom_sources: Sequence[Path] | None = None) -> dict[str, Path]:
+    """Write every output of ``result`` into ``out_dir``; report.json last, so its presence marks a finished case.
+
+    ``dicom_sources``: the files of the reference series when the case came from DICOM; the segmentation is then
+    also written as a DICOM SEG that references them."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     segmentation = result.segmentation
     if segmentation is not None:
         written["labels"] = save_image(segmentation.labels, out / OUTPUT_NAMES["labels"], dtype=np.uint8)
+        if dicom_sources:
+            from .dicom import write_dicom_seg
+
+            written["dicom_seg"] = write_dicom_seg(segmentation.classes, dicom_sources, out / OUTPUT_NAMES["dicom_seg"])
         if segmentation.uncertainty is not None:
             written["uncertainty"] = save_image(segmentation.uncertainty, out / OUTPUT_NAMES["uncertainty"],
                                                 dtype=np.float32)

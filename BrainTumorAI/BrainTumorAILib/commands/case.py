@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..case import SEQUENCES, describe, load_case
 from ..registration import MODES as REGISTRATION_MODES, co_register
+from ..errors import InputError
 from ..image import save_image
 
 
@@ -18,8 +19,21 @@ def add_case_inputs(parser: argparse.ArgumentParser, *, folder_flag: bool) -> No
         parser.add_argument("--case", dest="case_dir", help="folder holding the sequences (found by name)")
     for sequence in SEQUENCES:
         parser.add_argument(f"--{sequence}", help=f"{sequence} image (overrides the one found in the folder)")
+    parser.add_argument("--series", action="append", default=[], metavar="SEQUENCE=UID",
+                        help="for a DICOM folder: the SeriesInstanceUID to use for a sequence (repeat per sequence)")
     parser.add_argument("--reference", choices=SEQUENCES,
                         help="sequence whose grid the outputs use (default: t1c when present, else flair)")
+
+
+def series_choice(arguments: argparse.Namespace) -> dict[str, str]:
+    """``--series flair=UID ...`` as {sequence: SeriesInstanceUID}; InputError for a malformed value."""
+    choice = {}
+    for value in arguments.series:
+        sequence, separator, uid = value.partition("=")
+        if not separator or not uid.strip():
+            raise InputError(f"--series wants SEQUENCE=SERIES_INSTANCE_UID, not '{value}'")
+        choice[sequence.strip()] = uid.strip()
+    return choice
 
 
 def add_register_option(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
-    case = load_case(arguments.case_dir, case_paths(arguments))
+    case = load_case(arguments.case_dir, case_paths(arguments), series=series_choice(arguments))
     found = describe(case)
     reference = case.reference_sequence(arguments.reference)
     harmonised, registrations = co_register(case, reference, arguments.register)

@@ -10,11 +10,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..batch import run_batch
-from ..case import load_case
+from ..case import Case, load_case
 from ..labels import CONVENTIONS
 from ..pipeline import STEPS, PipelineOptions, run_pipeline
 from ..report import summary_line, write_outputs
-from .case import add_case_inputs, add_register_option, case_paths
+from .case import add_case_inputs, add_register_option, case_paths, series_choice
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -57,7 +57,7 @@ def pipeline_options(arguments: argparse.Namespace) -> PipelineOptions:
 
 def run_one(arguments: argparse.Namespace) -> int:
     options = pipeline_options(arguments)
-    case = load_case(arguments.case_dir, case_paths(arguments))
+    case = load_case(arguments.case_dir, case_paths(arguments), series=series_choice(arguments))
     if arguments.progress_lines:
         def progress(percent: float, step: str) -> None:
             print(f"PROGRESS {percent:.1f} {step}", file=sys.stderr, flush=True)
@@ -70,19 +70,26 @@ def run_one(arguments: argparse.Namespace) -> int:
                 bar.set_postfix_str(step)
 
             result = run_pipeline(case, options, progress)
-    written = write_outputs(result, arguments.out)
+    written = write_outputs(result, arguments.out, dicom_sources=dicom_sources(case, result.reference))
     report = result.report()
     report["outputs"] = {key: str(path) for key, path in written.items()}
     print(json.dumps(report, indent=2))
     return 0
 
 
+def dicom_sources(case: Case, reference: str) -> list[Path] | None:
+    """The reference series' files of a case read from DICOM (for a DICOM SEG beside the NIfTI outputs), else None."""
+    series = getattr(case, "series", None)
+    return [Path(path) for path in series[reference].files] if series and reference in series else None
+
+
 def run_many(arguments: argparse.Namespace) -> int:
     options = pipeline_options(arguments)
 
     def process(folder: Path, out: Path) -> str:
-        result = run_pipeline(load_case(folder), options)
-        write_outputs(result, out)
+        case = load_case(folder)
+        result = run_pipeline(case, options)
+        write_outputs(result, out, dicom_sources=dicom_sources(case, result.reference))
         return summary_line(result)
 
     summary = run_batch(arguments.cases, arguments.out, process)
