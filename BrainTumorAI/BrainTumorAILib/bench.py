@@ -5,7 +5,8 @@ in turn (the figures are each one's medians, so one slow run on a shared machine
 prints each one's wall time and peak RSS (``os.wait4``'s rusage of that child), the seconds each child reports for
 its work after start-up (Python, torch and MONAI imports, which both pay alike), the ratios, and the Dice between
 their label maps per region. The textbook pipeline is what a MONAI tutorial writes: LoadImaged, Orientationd to
-RAS, NormalizeIntensityd over non-zero voxels per channel, Spacingd when the card resamples (after the normalisation,
+RAS, NormalizeIntensityd over non-zero voxels per channel (after clipping them to their 0.5-99.5th percentiles for a
+card whose normalisation is robust_zscore), Spacingd when the card resamples (after the normalisation,
 so that interpolated brain-edge voxels do not enter its statistics), sliding-window inference
 over the whole volume at overlap 0.5 (constant blending) under ``no_grad``, Invertd back to the input grid. Both then
 apply the same postprocessing (the card's), so that the Dice compares the two inference paths.
@@ -22,6 +23,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 CASES = ("samples/BraTS-GLI-00001-000", "segmentation/brats2013-deepmedic/brats_2013_pat0003_1")
 
@@ -132,7 +136,6 @@ def _agreement(project: Path, textbook: Path) -> dict[str, float]:
 
 def _textbook(case_dir: Path, model_id: str, out: Path) -> int:
     """The tutorial pipeline with the card's network and weights; writes a brats2021 label map to ``out``."""
-    import numpy as np
     import torch
     from monai import transforms as mt
     from monai.inferers import sliding_window_inference
@@ -152,6 +155,8 @@ def _textbook(case_dir: Path, model_id: str, out: Path) -> int:
     spacing = card.preprocessing.get("spacing_mm")
     steps = [mt.LoadImaged(keys=keys), mt.EnsureChannelFirstd(keys=keys), mt.ConcatItemsd(keys=keys, name="image"),
              mt.Orientationd(keys="image", axcodes="RAS", labels=(("L", "R"), ("P", "A"), ("I", "S")))]
+    if card.preprocessing.get("normalisation") == "robust_zscore":
+        steps.append(mt.Lambdad(keys="image", func=_clip_brain_percentiles))
     steps.append(mt.NormalizeIntensityd(keys="image", nonzero=True, channel_wise=True))
     if spacing:
         steps.append(mt.Spacingd(keys="image", pixdim=spacing, mode="bilinear"))
@@ -171,6 +176,18 @@ def _textbook(case_dir: Path, model_id: str, out: Path) -> int:
     save_image(Image(to_convention(classes, "brats2021"), grid.affine), out, dtype="uint8")
     print(json.dumps({"written": str(out), "seconds": round(time.perf_counter() - started, 2)}))
     return 0
+
+
+def _clip_brain_percentiles(image: Any) -> Any:
+    """(C, I, J, K): each channel's non-zero voxels clipped to their 0.5-99.5th percentiles (as robust_zscore)."""
+    out = image.clone()
+    for channel in range(out.shape[0]):
+        values = out[channel][out[channel] != 0]
+        if values.numel():
+            low, high = np.percentile(values.cpu().numpy(), (0.5, 99.5))
+            inside = out[channel] != 0
+            out[channel][inside] = values.clamp(float(low), float(high))
+    return out
 
 
 if __name__ == "__main__":
