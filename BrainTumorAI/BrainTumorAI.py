@@ -279,16 +279,26 @@ class BrainTumorAILogic(ScriptedLoadableModuleLogic, PipelineLogic):
 
     @staticmethod
     def summaryHtml(report: dict) -> str:
-        """The result area's text: class with shares, region volumes in mL, time per step."""
-        lines = []
+        """The result area's text: warnings, class with its reason and shares, region volumes in mL, registration,
+        time per step."""
+        import html
+
+        lines = [f"<b style='color:#b35900'>Warning:</b> {html.escape(text)}" for text in report.get("warnings") or []]
         classification = report.get("classification")
         if classification:
             shares = ", ".join(f"{label} {share:.0%}" for label, share in classification.get("shares", {}).items())
             lines.append(f"<b>Class:</b> {classification.get('label')} ({shares})")
+            if classification.get("reason"):
+                lines.append(f"<i>{html.escape(str(classification['reason']))}</i>")
         volumes = report.get("volumes_ml")
         if volumes:
             lines.append("<b>Volumes (mL):</b> " + ", ".join(f"{region} {value:.1f}"
                                                              for region, value in volumes.items()))
+        registered = [record for record in report.get("registration") or [] if record.get("action") == "registered"]
+        if registered:
+            lines.append("<b>Co-registered:</b> " + ", ".join(
+                f"{r['sequence']} ({r.get('rotation_deg', 0):.1f} deg, {r.get('translation_mm', 0):.1f} mm)"
+                for r in registered))
         timings = report.get("timings_s") or {}
         lines.append("<b>Time (s):</b> " + ", ".join(f"{step} {seconds:.1f}" for step, seconds in timings.items()))
         lines.append("<i>Research use only.</i>")

@@ -40,18 +40,21 @@ class StripResult:
 
 
 def strip_skull(image: Image, *, modality: str | None = None, method: str = "learned", model_id: str | None = None,
-                device: str = "auto") -> StripResult:
+                device: str = "auto", guard: bool = True) -> StripResult:
     """Find the brain in ``image`` (any of T1, T1c, T2, FLAIR; with or without skull) and mask it.
 
     ``method`` "learned" uses the registry's skull-stripping model (``model_id`` or the default), "classical" the
-    threshold-and-morphology baseline. Raises InputError for an unusable image or option, ModelError for a model
-    that cannot be used.
+    threshold-and-morphology baseline. ``guard`` False returns the learned mask unchecked, as a model evaluation
+    must score it (no fallback). Raises InputError for an unusable image or option, ModelError for a model that
+    cannot be used.
     """
     _check(image, modality, method)
     card = None
     if method == "learned":
         mask, card = _learned(image, modality, model_id, device)
-        mask, method, warnings = _guard_learned(image, mask)
+        warnings: list[str] = []
+        if guard:
+            mask, method, warnings = _guard_learned(image, mask)
         card = card if method == "learned" else None
     else:
         mask = _classical(image)
