@@ -31,32 +31,37 @@ def _channel_mask(image: torch.Tensor) -> torch.Tensor:
     return image != 0
 
 
-class RandDropChannelsd(RandomizableTransform, MapTransform):
+class _PatchTransform(RandomizableTransform, MapTransform):
+    """A random transform of the patch's ``image`` applied with probability ``prob``."""
+
+    def __init__(self, prob: float):
+        RandomizableTransform.__init__(self, prob)
+        MapTransform.__init__(self, KEY)
+
+
+class RandDropChannelsd(_PatchTransform):
     """Each present channel of ``droppable`` (indices) becomes 0 with probability ``prob``; one always stays."""
 
     def __init__(self, droppable: Sequence[int], prob: float):
-        RandomizableTransform.__init__(self, prob)
-        MapTransform.__init__(self, KEY)
+        super().__init__(prob)
         self.droppable = list(droppable)
 
     def __call__(self, data: Mapping[str, Any]) -> dict[str, Any]:
         out = dict(data)
         image = torch.as_tensor(out[KEY]).clone()
-        present = [c for c in range(image.shape[0]) if bool(image[c].any())]
         for channel in self.droppable:
-            still = [c for c in present if bool(image[c].any())]
-            if channel in still and len(still) > 1 and self.R.rand() < self.prob:
+            present = [c for c in range(image.shape[0]) if bool(image[c].any())]
+            if channel in present and len(present) > 1 and self.R.rand() < self.prob:
                 image[channel] = 0
         out[KEY] = image
         return out
 
 
-class RandThickSlicesd(RandomizableTransform, MapTransform):
+class RandThickSlicesd(_PatchTransform):
     """With ``prob``, one random axis of every channel block-averaged over ``factors`` voxels and resized back."""
 
     def __init__(self, prob: float, factors: tuple[int, int] = (2, 4)):
-        RandomizableTransform.__init__(self, prob)
-        MapTransform.__init__(self, KEY)
+        super().__init__(prob)
         self.factors = factors
 
     def __call__(self, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -75,12 +80,11 @@ class RandThickSlicesd(RandomizableTransform, MapTransform):
         return out
 
 
-class RandChannelMisalignd(RandomizableTransform, MapTransform):
+class RandChannelMisalignd(_PatchTransform):
     """With ``prob`` per channel but the first present one, a rigid move of up to ``voxels`` and ``degrees``."""
 
     def __init__(self, prob: float, voxels: float = 2.0, degrees: float = 3.0):
-        RandomizableTransform.__init__(self, prob)
-        MapTransform.__init__(self, KEY)
+        super().__init__(prob)
         self.move = mt.RandAffine(prob=1.0, rotate_range=(math.radians(degrees),) * 3,
                                   translate_range=(voxels,) * 3, mode="bilinear", padding_mode="zeros")
 
@@ -100,13 +104,12 @@ class RandChannelMisalignd(RandomizableTransform, MapTransform):
         return out
 
 
-class RandBiasFieldd(RandomizableTransform, MapTransform):
+class RandBiasFieldd(_PatchTransform):
     """With ``prob`` per channel, a smooth multiplicative field (MONAI's) on the brain's intensities counted from
     ``floor`` (about the darkest normalised brain value), so the field acts as on raw scanner values."""
 
     def __init__(self, prob: float, coefficient: float = 0.4, floor: float = -3.0):
-        RandomizableTransform.__init__(self, prob)
-        MapTransform.__init__(self, KEY)
+        super().__init__(prob)
         self.field = mt.RandBiasField(coeff_range=(0.0, coefficient), prob=1.0)
         self.floor = floor
 
@@ -128,12 +131,11 @@ class RandBiasFieldd(RandomizableTransform, MapTransform):
         return out
 
 
-class RandGammad(RandomizableTransform, MapTransform):
+class RandGammad(_PatchTransform):
     """With ``prob`` per channel, a gamma in ``gammas`` on the brain's own intensity range."""
 
     def __init__(self, prob: float, gammas: tuple[float, float] = (0.7, 1.5)):
-        RandomizableTransform.__init__(self, prob)
-        MapTransform.__init__(self, KEY)
+        super().__init__(prob)
         self.gammas = gammas
 
     def __call__(self, data: Mapping[str, Any]) -> dict[str, Any]:
