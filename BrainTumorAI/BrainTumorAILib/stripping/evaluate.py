@@ -3,6 +3,8 @@
 - Dice on held-out synthetic heads (the training config's validation seed stream, never trained on);
 - Dice against the HD-BET mask of the raw TCGA study (``samples/TCGA-FG-6692``, with skull, 5.5 mm slices), for the
   learned and the classical method, on its t1c (the acceptance figure) and on each other sequence resampled onto it;
+- Dice against the brain masks of the real research T1w heads (``heads/AOMIC``, ``heads/EDSD``: 1 mm, defaced,
+  uint8, LIA), learned and classical;
 - the share of the non-zero brain an already stripped BraTS sample keeps inside the learned mask;
 - wall time of the learned method on a 256x256x160 phantom (1 mm voxels) with the threads in force;
 - with ``--overlays DIR``, PNG overlays (HD-BET in green, ours in red) to look at.
@@ -25,6 +27,8 @@ from . import strip_skull
 from .postprocess import dice
 
 TCGA = "samples/TCGA-FG-6692"
+HEADS = ("heads/AOMIC", "heads/EDSD")
+PARTS = ("synthetic", "tcga", "heads", "brats", "timing")
 BRATS = "samples/BraTS-GLI-00001-000/BraTS-GLI-00001-000-t1c.nii.gz"
 
 
@@ -40,7 +44,8 @@ def synthetic_dice(data: Path, model_id: str | None, heads: int = 20) -> dict[st
                            sample_seed)
 
     card = Registry.load().resolve("skull_stripping", model_id)
-    config = load_strip_config(MODULE_DIR.parent / card.training["config"])
+    given = card.training["config"]  # a bundled card names its config file, a run's card holds the config
+    config = given if isinstance(given, dict) else load_strip_config(MODULE_DIR.parent / given)
     randomisation, seed = randomisation_of(config), int(config["seed"])
     brains = real_brains_of(config, data)
     pairs = [synthetic_head(sample_seed(seed, VALIDATION_STREAM + index), randomisation, brains)
@@ -63,6 +68,19 @@ def tcga_dice(data: Path, model_id: str | None, overlays: Path | None) -> dict[s
             scores[method][sequence] = round(dice(on_reference.array, reference.array), 4)
             if overlays is not None and sequence == "t1c":
                 save_overlay(image, mask, reference, overlays / f"strip_overlay_tcga_{method}.png")
+    return scores
+
+
+def heads_dice(data: Path, model_id: str | None) -> dict[str, dict[str, float]]:
+    """Dice of each method's mask (learned without the guard's fallback) against each real head's brain mask."""
+    scores: dict[str, dict[str, float]] = {"learned": {}, "classical": {}}
+    for folder in HEADS:
+        path = data / folder
+        image = load_image(next(path.glob("*_T1w.nii*")))
+        reference = load_image(next(path.glob("*_brainmask.nii*")), label=True)
+        for method in scores:
+            mask = strip_skull(image, modality="t1", method=method, model_id=model_id, guard=False).mask
+            scores[method][path.name] = round(dice(mask.array, reference.array), 4)
     return scores
 
 
@@ -121,15 +139,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="skull-stripping model id (default: the registry's default)")
     parser.add_argument("--overlays", type=Path, help="folder for overlay PNGs")
     parser.add_argument("--threads", type=int, help="CPU threads (default: $BRAINTUMORAI_THREADS or all cores)")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="measure only these")
     arguments = parser.parse_args(argv)
     threads = set_threads(arguments.threads)
-    data = Path(arguments.data)
-    summary = {
-        "synthetic_heldout_dice": synthetic_dice(data, arguments.model),
-        "tcga_dice_vs_hdbet": tcga_dice(data, arguments.model, arguments.overlays),
-        "brats_nonzero_kept": brats_kept(data, arguments.model, arguments.overlays),
-        "timing_learned": {**timing(arguments.model), "threads": threads},
+    data, model, overlays = Path(arguments.data), arguments.model, arguments.overlays
+    measures = {
+        "synthetic": ("synthetic_heldout_dice", lambda: synthetic_dice(data, model)),
+        "tcga": ("tcga_dice_vs_hdbet", lambda: tcga_dice(data, model, overlays)),
+        "heads": ("heads_dice", lambda: heads_dice(data, model)),
+        "brats": ("brats_nonzero_kept", lambda: brats_kept(data, model, overlays)),
+        "timing": ("timing_learned", lambda: {**timing(model), "threads": threads}),
     }
+    summary = {measures[part][0]: measures[part][1]() for part in PARTS if part in arguments.parts}
     print(json.dumps(summary, indent=1))
     return 0
 

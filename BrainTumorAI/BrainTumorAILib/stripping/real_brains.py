@@ -78,7 +78,7 @@ def real_brain_head(rng: np.random.Generator, brain: RealBrain, shape: tuple[int
     GREY for the whole brain, OUTER_CSF, SKULL, DIPLOE, SCALP, NECK, MUSCLE, AIR), one of the brain's sequences
     posed the same way (float32 (I, J, K), 0 outside the brain) and the brain mask (bool (I, J, K)).
     """
-    points = _brain_frame_points(rng, shape, spacing_mm, oblique)
+    points = brain_frame_points(rng, shape, spacing_mm, oblique)
     centre = np.array(ndimage.center_of_mass(brain.mask)) * SOURCE_SPACING_MM
     warp = 3.0 * rng.uniform(0.0, 1.0) * np.stack([smooth_noise(rng, shape, 20.0 / spacing_mm) for _ in range(3)])
     source = (points + warp + centre[:, None, None, None]) / SOURCE_SPACING_MM
@@ -110,7 +110,7 @@ def real_brain_head(rng: np.random.Generator, brain: RealBrain, shape: tuple[int
     return labels, interior, mask
 
 
-def _brain_frame_points(rng: np.random.Generator, shape: tuple[int, int, int], spacing_mm: float, oblique: bool
+def brain_frame_points(rng: np.random.Generator, shape: tuple[int, int, int], spacing_mm: float, oblique: bool
                         ) -> np.ndarray:
     """Where each voxel centre of the head grid falls in the brain's frame (mm from the brain's centre of mass,
     RAS axes of the source), float32 (3, I, J, K): a random rotation, per-axis scale, left-right mirror and shift."""

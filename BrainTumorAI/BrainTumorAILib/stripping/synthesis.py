@@ -23,6 +23,7 @@ from .grid import normalise_intensity
 
 if TYPE_CHECKING:
     from .real_brains import RealBrain
+    from .real_heads import RealHead
 
 OUTER_CSF, MUSCLE = len(TISSUES), len(TISSUES) + 1  # labels beyond the phantom's tissue codes
 LABELS = len(TISSUES) + 2
@@ -53,31 +54,37 @@ class Randomisation:
     sulci_prob: float = 0.7
     muscle_prob: float = 0.5
     real_brain_prob: float = 0.0  # share of heads built around a real brain (real_brains.py) when brains are given
+    real_head_prob: float = 0.0  # share of heads that are a posed real head (real_heads.py) when heads are given
 
 
-def synthetic_head(seed: int, randomisation: Randomisation = Randomisation(), brains: Sequence["RealBrain"] = ()
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_head(seed: int, randomisation: Randomisation = Randomisation(), brains: Sequence["RealBrain"] = (),
+                   heads: Sequence["RealHead"] = ()) -> tuple[np.ndarray, np.ndarray]:
     """One training pair on the working grid: (normalised image float32 (I, J, K), brain mask uint8 (I, J, K)).
 
-    With ``brains``, a share ``real_brain_prob`` of the heads is built around one of them (real_brains.py), the rest
-    around the phantom's brain; without, the heads are those of the same seed before real brains existed."""
+    With ``heads``, a share ``real_head_prob`` of the samples is one of them posed and repainted (real_heads.py).
+    With ``brains``, a share ``real_brain_prob`` of the others is built around one of them (real_brains.py), the
+    rest around the phantom's brain; without either, the heads are those of the same seed before they existed."""
     from .real_brains import real_brain_head
+    from .real_heads import real_head_sample
 
     r = randomisation
     rng = np.random.default_rng(seed)
     spacing = r.spacing_mm * (1 + rng.uniform(-r.size_jitter, r.size_jitter))
     phantom_seed, oblique, tumour = int(rng.integers(2**31)), bool(rng.random() < r.oblique_prob), rng.random() < 0.8
     real = np.random.default_rng([seed, 2])
-    if brains and real.random() < r.real_brain_prob:
+    whole = np.random.default_rng([seed, 3])
+    if heads and whole.random() < r.real_head_prob:
+        image, brain = real_head_sample(whole, heads[int(whole.integers(len(heads)))], r.grid_shape, spacing, r)
+    elif brains and real.random() < r.real_brain_prob:
         brain_pick = brains[int(real.integers(len(brains)))]
         tissues, interior, brain = real_brain_head(real, brain_pick, r.grid_shape, spacing, oblique)
-        image = _paint(rng, tissues, r, np.where(brain, _contrast_curve(real, r)(interior), np.nan))
+        image = paint(rng, tissues, r, np.where(brain, contrast_curve(real, r)(interior), np.nan))
     else:
         phantom = make_phantom(phantom_seed, shape=r.grid_shape, spacing=(spacing,) * 3, oblique=oblique,
                                tumour=bool(tumour))
         tissues, brain = _vary_anatomy(np.random.default_rng([seed, 1]), phantom.tissues.array,
                                        phantom.brain_mask.array.astype(bool), spacing, r)
-        image = _paint(rng, tissues, r)
+        image = paint(rng, tissues, r)
     if rng.random() < r.stripped_prob:
         image = np.where(brain, image, 0.0).astype(np.float32)
     image = _acquire(rng, image, r)
@@ -118,7 +125,7 @@ def _vary_anatomy(rng: np.random.Generator, tissues: np.ndarray, brain: np.ndarr
     return labels, brain
 
 
-def _contrast_curve(rng: np.random.Generator, r: Randomisation) -> Callable[[np.ndarray], np.ndarray]:
+def contrast_curve(rng: np.random.Generator, r: Randomisation) -> Callable[[np.ndarray], np.ndarray]:
     """A random intensity curve on 0..1.2 for a real brain's interior: with ``real_contrast_prob`` an increasing one
     (the sequence's own contrast, rescaled), else through random levels at five knots (any contrast at all)."""
     knots = np.linspace(0.0, 1.2, 5)
@@ -129,11 +136,14 @@ def _contrast_curve(rng: np.random.Generator, r: Randomisation) -> Callable[[np.
     return lambda values: np.interp(values, knots, levels).astype(np.float32)
 
 
-def _paint(rng: np.random.Generator, labels: np.ndarray, r: Randomisation, interior: np.ndarray | None = None
-           ) -> np.ndarray:
+def paint(rng: np.random.Generator, labels: np.ndarray, r: Randomisation, interior: np.ndarray | None = None,
+          label_count: int | None = None) -> np.ndarray:
     """Random intensity per label with texture and partial-volume blur, float32 (I, J, K); where ``interior`` is a
-    number (not NaN) it replaces the label's intensity."""
-    if rng.random() < r.real_contrast_prob:
+    number (not NaN) it replaces the label's intensity. ``label_count``: the labels are not the phantom's tissue
+    codes but 0 (air) .. label_count - 1, so every label gets a random intensity (no real contrast to copy)."""
+    if label_count is not None:
+        means = rng.uniform(0.0, 1.0, label_count)
+    elif rng.random() < r.real_contrast_prob:
         sequence = list(CONTRASTS)[int(rng.integers(len(CONTRASTS)))]
         real = CONTRASTS[sequence]
         means = np.asarray([*real, real[CSF], real[NECK]]) * rng.uniform(0.8, 1.2, LABELS)

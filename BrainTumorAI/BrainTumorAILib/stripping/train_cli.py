@@ -9,6 +9,7 @@ import shlex
 import sys
 
 from ..device import set_threads
+from ..errors import InputError
 
 
 def add_parser(targets: argparse._SubParsersAction) -> None:
@@ -20,6 +21,8 @@ def add_parser(targets: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--threads", type=int, help="CPU threads (default: $BRAINTUMORAI_THREADS or all cores)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--hold-out-head", action="append", default=[], metavar="FOLDER",
+                        help="leave this folder of the config's real_heads out of training (leave-one-head-out)")
     parser.set_defaults(func=run)
 
 
@@ -28,6 +31,12 @@ def run(arguments: argparse.Namespace) -> int:
 
     set_threads(arguments.threads)
     config = load_strip_config(arguments.config)
+    heads = config.get("real_heads", [])
+    unknown = [folder for folder in arguments.hold_out_head if folder not in heads]
+    if unknown:
+        raise InputError(f"--hold-out-head {', '.join(unknown)} is not among the config's real_heads "
+                         f"({', '.join(heads) or 'none'}): {arguments.config}")
+    config["real_heads"] = [folder for folder in heads if folder not in arguments.hold_out_head]
     summary = train_stripper(config, arguments.out, device=arguments.device, progress=not arguments.no_progress,
                              command=shlex.join(["braintumorai", *sys.argv[1:]]), data=arguments.data)
     print(json.dumps({key: summary[key] for key in ("validation_dice", "seconds", "iterations")}))

@@ -29,6 +29,7 @@ from ..preprocess import pad_to_multiple
 from .learned import predict_probability
 from .postprocess import dice, solid_brain
 from .real_brains import RealBrain, load_real_brains
+from .real_heads import RealHead, load_real_heads
 from .synthesis import Randomisation, synthetic_head
 
 VALIDATION_STREAM = 1_000_000  # validation heads use sample indices from here on, never reached in training
@@ -66,9 +67,9 @@ class TrainingBatches(torch.utils.data.Dataset):
     heads (sample indices step * batch ... step * batch + batch - 1)."""
 
     def __init__(self, seed: int, randomisation: Randomisation, crop: tuple[int, int, int], batch: int, steps: int,
-                 brains: Sequence[RealBrain] = ()):
+                 brains: Sequence[RealBrain] = (), heads: Sequence[RealHead] = ()):
         self.seed, self.randomisation, self.crop, self.batch, self.steps = seed, randomisation, crop, batch, steps
-        self.brains = brains
+        self.brains, self.heads = brains, heads
 
     def __len__(self) -> int:
         return self.steps
@@ -76,7 +77,7 @@ class TrainingBatches(torch.utils.data.Dataset):
     def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         pairs = []
         for index in range(step * self.batch, (step + 1) * self.batch):
-            image, mask = synthetic_head(sample_seed(self.seed, index), self.randomisation, self.brains)
+            image, mask = synthetic_head(sample_seed(self.seed, index), self.randomisation, self.brains, self.heads)
             pairs.append(random_crop(np.random.default_rng([self.seed, index, 1]), image, mask, self.crop))
         images = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None])
         return images, torch.from_numpy(np.stack([p[1] for p in pairs])[:, None].astype(np.float32))
@@ -112,6 +113,14 @@ def real_brains_of(config: dict[str, Any], data: str | os.PathLike | None) -> li
     return load_real_brains(data, folders) if folders else []
 
 
+def real_heads_of(config: dict[str, Any], data: str | os.PathLike | None) -> list[RealHead]:
+    """The real whole heads the config's ``real_heads`` lists (folders relative to ``data``), or none."""
+    folders = config.get("real_heads", [])
+    if folders and data is None:
+        raise InputError("This stripper config trains on real heads: give the data folder (--data)")
+    return load_real_heads(data, folders) if folders else []
+
+
 def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: str = "auto", progress: bool = True,
                    command: str = "", log: Callable[[str], None] = print, data: str | os.PathLike | None = None
                    ) -> dict[str, Any]:
@@ -122,19 +131,27 @@ def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: st
     seed_everything(seed)
     torch_device = select_device(device)
     randomisation = randomisation_of(config)
-    network = build_network(config["architecture"]).to(torch_device)
+    network = build_network(config["architecture"])
+    if config.get("init_from_model"):  # fine-tune a registered model's weights
+        from ..registry import Registry
+        from ..weights import load_state_dict
+
+        network.load_state_dict(load_state_dict(Registry.load().resolve("skull_stripping", config["init_from_model"]),
+                                                progress=False))
+    network = network.to(torch_device)
     optimiser = torch.optim.Adam(network.parameters(), lr=float(config["lr"]))
     iterations = int(config["iterations"])
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, iterations, eta_min=float(config["lr"]) * 0.05)
     dice_loss, bce = DiceLoss(sigmoid=True), torch.nn.BCEWithLogitsLoss()
-    brains = real_brains_of(config, data)
-    heads = [synthetic_head(sample_seed(seed, VALIDATION_STREAM + j), randomisation, brains)
+    brains, real_heads = real_brains_of(config, data), real_heads_of(config, data)
+    heads = [synthetic_head(sample_seed(seed, VALIDATION_STREAM + j), randomisation, brains, real_heads)
              for j in range(int(config.get("validation_heads", 4)))]
     crop = tuple(int(n) for n in config["crop"])
     batch = int(config.get("batch_size", 1))
     every = int(config.get("validate_every", max(1, iterations // 5)))
     workers = int(config.get("workers", 0))
-    batches = torch.utils.data.DataLoader(TrainingBatches(seed, randomisation, crop, batch, iterations, brains),
+    batches = torch.utils.data.DataLoader(TrainingBatches(seed, randomisation, crop, batch, iterations, brains,
+                                                          real_heads),
                                           batch_size=None, num_workers=workers,
                                           prefetch_factor=2 if workers else None)
     history: list[dict[str, float]] = []
@@ -164,10 +181,33 @@ def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: st
         "seconds": round(time.perf_counter() - started, 1), "device": str(torch_device),
         "threads": torch.get_num_threads(), "architecture": config["architecture"],
         "preprocessing": config["preprocessing"], "synthesis": vars(randomisation),
-        "real_brains": [brain.name for brain in brains],
+        "real_brains": [brain.name for brain in brains], "real_heads": [head.name for head in real_heads],
+        "init_from_model": config.get("init_from_model"),
     }
     write_json(summary, out / "summary.json")
+    registry = {"version": 1, "models_dir": ".", "models": [run_card(config, out / "weights.safetensors", summary)]}
+    write_json(registry, out / "models.json")
     return summary
+
+
+def run_card(config: dict[str, Any], weights: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """A models.json entry for a run's weights, so ``BRAINTUMORAI_MODELS=RUN/models.json`` strips with them
+    through the path of a bundled model (evaluation of folds, and the card to bundle)."""
+    from ..weights import sha256_of
+
+    crop = [int(n) for n in config["crop"]]
+    return {
+        "id": config.get("name", "stripper-run"), "task": "skull_stripping", "title": config.get("description", ""),
+        "version": str(config.get("version", "run")), "default": True, "architecture": config["architecture"],
+        "inputs": ["any"], "outputs": {"activation": "sigmoid", "channels": ["brain"]},
+        "preprocessing": {**config["preprocessing"], "grid": "isotropic RAS grid over the input's extent"},
+        "inference": {"roi_size": crop, "overlap": 0.5, **config.get("inference", {})},
+        "weights": {"file": weights.name, "sha256": sha256_of(weights), "size_bytes": weights.stat().st_size,
+                    "format": "safetensors"},
+        "license": "as the training data", "intended_use": "Research only, not for diagnosis.",
+        "training": {"config": config, **{key: summary[key] for key in ("command", "seed", "seconds", "threads")}},
+        "metrics": {"synthetic_validation_dice": summary["validation_dice"]},
+    }
 
 
 def _save(network: torch.nn.Module, path: Path) -> None:
