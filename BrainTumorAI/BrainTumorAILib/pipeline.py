@@ -61,6 +61,7 @@ class PipelineResult:
     brain_mask: Image | None = None
     stripped: Image | None = None
     classification: dict[str, Any] | None = None
+    classification_slices: np.ndarray | None = None  # (N, S, S) slices the classifier saw, in vote order
     segmentation: Any = None
     timings_s: dict[str, float] = dataclasses.field(default_factory=dict)
     models: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
@@ -164,7 +165,8 @@ def _classify(case: Case, options: PipelineOptions, result: PipelineResult) -> N
     started = time.perf_counter()
     tumour = result.segmentation.classes if result.segmentation is not None else None
     result.classification = classify_case(case, model_id=options.classify_model, device=options.device,
-                                          tumour=tumour)
+                                          tumour=tumour, with_slices=True)
+    result.classification_slices = result.classification.pop("slice_images")
     model = result.classification.get("model")
     if isinstance(model, dict):
         result.models["classification"] = {"id": str(model.get("id")), "version": str(model.get("version"))}

@@ -51,6 +51,7 @@ class Registration:
     rotation_deg: float | None = None
     translation_mm: float | None = None
     transform: list[float] | None = None
+    moving_to_reference_ras: list[list[float]] | None = None  # 4x4: a moving-series RAS point to the reference's
     seconds: float = 0.0
     verdict: str = "ok"
 
@@ -98,6 +99,18 @@ def _line_up(moving: Image, fixed: Image, head_dice: float) -> bool:
         dice(foreground_mask(moving.array), foreground_mask(fixed.array)) >= ALIGNED_DICE
 
 
+def moving_to_reference_ras(euler) -> list[list[float]]:
+    """The 4x4 RAS matrix taking a point of the moving series to the reference, from the SimpleITK transform that
+    maps reference points to moving points in LPS (the resampling direction): p_m = R (p_f - c) + c + t."""
+    rotation = np.array(euler.GetMatrix(), dtype=np.float64).reshape(3, 3)
+    centre, shift = np.array(euler.GetCenter()), np.array(euler.GetTranslation())
+    fixed_to_moving = np.eye(4)
+    fixed_to_moving[:3, :3] = rotation
+    fixed_to_moving[:3, 3] = centre + shift - rotation @ centre
+    flip = np.diag([-1.0, -1.0, 1.0, 1.0])  # LPS <-> RAS
+    return np.round(np.linalg.inv(flip @ fixed_to_moving @ flip), 6).tolist()
+
+
 def _register(sequence: str, moving: Image, fixed: Image, fixed_head: np.ndarray) -> tuple[Image, Registration]:
     """Rigid registration of ``moving`` onto ``fixed``; -> (moving resampled on fixed's grid, its record)."""
     import SimpleITK as sitk
@@ -131,7 +144,8 @@ def _register(sequence: str, moving: Image, fixed: Image, fixed_head: np.ndarray
     translation = float(np.linalg.norm(euler.GetTranslation()))
     after = dice(head_mask(registered.array), fixed_head)
     record = Registration(sequence, "registered", head_dice_after=after, metric=metric, rotation_deg=rotation,
-                          translation_mm=translation, transform=[float(p) for p in euler.GetParameters()])
+                          translation_mm=translation, transform=[float(p) for p in euler.GetParameters()],
+                          moving_to_reference_ras=moving_to_reference_ras(euler))
     problems = []
     if after < ACCEPT_DICE:
         problems.append(f"its head overlaps the reference's at Dice {after:.2f} < {ACCEPT_DICE}")

@@ -1,4 +1,4 @@
-"""Write a pipeline result to a folder: label map, brain mask, report.json and a slice-mosaic picture.
+"""Write a pipeline result to a folder: label map, brain mask, report.json, a slice mosaic and the classified slices.
 
 Every file goes through a temporary name, so a folder never holds a half-written output.
 """
@@ -17,7 +17,7 @@ from .pipeline import PipelineResult
 
 OUTPUT_NAMES = {"labels": "labels.nii.gz", "brainmask": "brainmask.nii.gz", "stripped": "stripped.nii.gz",
                 "uncertainty": "uncertainty.nii.gz", "report": "report.json", "picture": "report.png",
-                "dicom_seg": "segmentation.dcm"}
+                "classification_picture": "classification.png", "dicom_seg": "segmentation.dcm"}
 
 
 def write_outputs(result: PipelineResult, out_dir: str | Path, *, extra_report: dict[str, Any] | None = None,
@@ -43,6 +43,9 @@ def write_outputs(result: PipelineResult, out_dir: str | Path, *, extra_report: 
         written["brainmask"] = save_image(result.brain_mask, out / OUTPUT_NAMES["brainmask"], dtype=np.uint8)
         written["stripped"] = save_image(result.stripped, out / OUTPUT_NAMES["stripped"], dtype=np.float32)
     written["picture"] = save_mosaic(result, out / OUTPUT_NAMES["picture"])
+    if result.classification_slices is not None and result.classification:
+        written["classification_picture"] = save_slice_sheet(
+            result.classification_slices, result.classification, out / OUTPUT_NAMES["classification_picture"])
     report = result.report()
     report["outputs"] = {key: path.name for key, path in written.items()}
     report.update(extra_report or {})
@@ -104,6 +107,32 @@ def save_mosaic(result: PipelineResult, path: str | Path, sequences: tuple[str, 
     axes[0, 1].set_title("tumour: necrosis / oedema / enhancing")
     axes[0, 2].set_title("brain mask" if brain is not None else "no skull stripping")
     figure.suptitle(_caption(result), fontsize=10, wrap=True)  # the reason can outrun one line
+    figure.tight_layout()
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png")
+    plt.close(figure)
+    return Path(path)
+
+
+def save_slice_sheet(slices: np.ndarray, classification: dict[str, Any], path: str | Path) -> Path:
+    """A picture of the (N, S, S) slices the classifier saw (standardised, in vote order), each titled with its
+    view, offset and vote, under the study's answer: the check that 3D slices look like the 2D training images."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    places = [(view, vote) for view, votes in classification["votes"].items() for vote in votes]
+    columns = 9 if len(slices) > 15 else 5
+    rows = -(-len(slices) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.75 * rows + 0.6), dpi=90, squeeze=False)
+    for axis in axes.ravel():
+        axis.axis("off")
+    for axis, image, (view, vote) in zip(axes.ravel(), slices, places):
+        axis.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        axis.set_title(f"{view[:3]} {vote['offset_mm']:+d} mm\n{vote['label']}", fontsize=7)
+    figure.suptitle(f"{classification.get('sequence', '')} slices as classified: {classification['label']} "
+                    f"({classification['reason']})", fontsize=8, wrap=True)
     figure.tight_layout()
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png")

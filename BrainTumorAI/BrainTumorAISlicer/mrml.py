@@ -123,6 +123,13 @@ def add_table(scene, name: str, columns: dict[str, list]) -> "slicer.vtkMRMLTabl
     return node
 
 
+def add_linear_transform(scene, name: str, matrix: np.ndarray) -> "slicer.vtkMRMLLinearTransformNode":
+    """A new linear transform node whose to-parent matrix is the 4x4 RAS ``matrix``."""
+    node = scene.AddNewNodeByClass("vtkMRMLLinearTransformNode", scene.GenerateUniqueName(name))
+    node.SetMatrixTransformToParent(slicer.util.vtkMatrixFromArray(np.asarray(matrix, dtype=np.float64)))
+    return node
+
+
 def study_item(node) -> int:
     """The subject-hierarchy item that ``node`` sits in (its parent, e.g. the study), or the scene item."""
     hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(node.GetScene())

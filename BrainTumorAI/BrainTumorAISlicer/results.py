@@ -1,4 +1,6 @@
-"""Engine results to scene nodes: tumour segmentation, brain mask, stripped volume, classification table, uncertainty.
+"""Engine results to scene nodes: tumour segmentation, brain mask, stripped volume, classification table, uncertainty,
+and a linear transform per co-registered series (apply it to that series' volume to see it aligned; the volume
+itself is never changed).
 
 ``EngineOutputs`` is what a run produced, from either path: an in-process ``PipelineResult`` or the output folder a
 child process wrote. ``add_result_nodes`` turns it into new nodes on the reference volume's geometry, in the
@@ -65,12 +67,13 @@ class ResultNodes:
     stripped: Any = None
     classification: Any = None
     uncertainty: Any = None
+    transforms: list = dataclasses.field(default_factory=list)  # one per co-registered series
     report: dict[str, Any] = dataclasses.field(default_factory=dict)
     engine: Any = None  # the pipeline.PipelineResult, when the run was in this process
 
     def nodes(self) -> list:
         return [node for node in (self.segmentation, self.brain, self.stripped, self.classification,
-                                  self.uncertainty) if node is not None]
+                                  self.uncertainty, *self.transforms) if node is not None]
 
 
 def add_result_nodes(outputs: EngineOutputs, reference_node, name: str) -> ResultNodes:
@@ -115,6 +118,11 @@ def _add_nodes(outputs: EngineOutputs, reference: Any, name: str, scene: Any, ad
     if outputs.uncertainty is not None:
         added.uncertainty = mrml.add_volume(scene, outputs.uncertainty.array.astype(np.float32),
                                             mrml.ijk_to_ras(reference), f"{name} uncertainty")
+    for record in outputs.report.get("registration") or []:
+        if record.get("moving_to_reference_ras"):
+            added.transforms.append(mrml.add_linear_transform(
+                scene, f"{name} {record['sequence']} to {outputs.report.get('reference', 'reference')}",
+                np.array(record["moving_to_reference_ras"])))
 
 
 def _add_classification_table(scene: Any, name: str, classification: dict[str, Any]) -> Any:

@@ -77,8 +77,12 @@ def test_write_outputs_writes_every_file_and_no_temporary(full_run, tmp_path):
     result, _ = full_run
     written = write_outputs(result, tmp_path)
     assert {path.name for path in tmp_path.iterdir()} == {path.name for path in written.values()}
-    assert {"labels.nii.gz", "brainmask.nii.gz", "report.json", "report.png"} <= {p.name for p in tmp_path.iterdir()}
-    assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert {"labels.nii.gz", "brainmask.nii.gz", "report.json", "report.png", "classification.png"} <= {
+        p.name for p in tmp_path.iterdir()}
+    for picture in ("report.png", "classification.png"):
+        assert (tmp_path / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert result.classification_slices.shape[0] == result.classification["slices"]
+    assert "slice_images" not in json.loads((tmp_path / "report.json").read_text())["classification"]
 
 
 def test_cancel_stops_the_run_before_the_next_step(phantom):

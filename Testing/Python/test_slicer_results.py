@@ -116,3 +116,25 @@ def test_segmentation_written_as_seg_nrrd_reloads_with_names_terminology_and_geo
         assert reloaded.GetTerminology() == original.GetTerminology()
         np.testing.assert_array_equal(slicer.util.arrayFromSegmentBinaryLabelmap(loaded, identifier, reference),
                                       slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, identifier, reference))
+
+
+def test_each_co_registered_series_becomes_a_transform_node_and_no_volume_moves(scene, phantom):
+    reference, study = _reference_in_study(scene, phantom)
+    matrix = np.eye(4)
+    matrix[:3, :3] = [[0.99, -0.1, 0.0], [0.1, 0.99, 0.0], [0.0, 0.0, 1.0]]
+    matrix[:3, 3] = (4.0, -2.5, 1.0)
+    outputs = _outputs(phantom)
+    outputs.report["registration"] = [{"sequence": "t1c", "action": "reference"},
+                                      {"sequence": "flair", "action": "registered",
+                                       "moving_to_reference_ras": matrix.tolist()},
+                                      {"sequence": "t2", "action": "skipped"}]
+    before = slicer.util.arrayFromVolume(reference).copy()
+    nodes = add_result_nodes(outputs, reference, "case")
+    assert [node.GetName() for node in nodes.transforms] == ["case flair to t1c"]
+    to_parent = vtk.vtkMatrix4x4()
+    nodes.transforms[0].GetMatrixTransformToParent(to_parent)
+    np.testing.assert_allclose(slicer.util.arrayFromVTKMatrix(to_parent), matrix, atol=1e-12)
+    hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+    assert hierarchy.GetItemParent(hierarchy.GetItemByDataNode(nodes.transforms[0])) == study
+    assert reference.GetParentTransformNode() is None
+    np.testing.assert_array_equal(slicer.util.arrayFromVolume(reference), before)

@@ -1,7 +1,8 @@
 """Batch augmentation of 2D slices on torch tensors, driven by one seeded generator (deterministic).
 
 Geometry: random horizontal flip, rotation, isotropic scale and shift in one affine warp per image (bilinear,
-zero fill, as an MRI slice's air). Intensity: random gamma and contrast, then clipping back to [0, 1].
+zero fill, as an MRI slice's air). Intensity: random gamma, contrast and brightness (a gain, saturating at 1 as a
+narrow display window does), then Gaussian noise on the head, clipped back to [0, 1].
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class Augmentation:
     shift: float = 0.08
     gamma: float = 0.3
     contrast: float = 0.15
+    brightness: float = 0.0
+    noise: float = 0.0
 
 
 def augment(images: torch.Tensor, settings: Augmentation, generator: torch.Generator) -> torch.Tensor:
@@ -41,6 +44,11 @@ def augment(images: torch.Tensor, settings: Augmentation, generator: torch.Gener
     warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     gamma = torch.exp(uniform(-settings.gamma, settings.gamma)).view(-1, 1, 1, 1)
     contrast = uniform(1 - settings.contrast, 1 + settings.contrast).view(-1, 1, 1, 1)
+    gain = uniform(1 - settings.brightness, 1 + settings.brightness).view(-1, 1, 1, 1)
+    noise_std = uniform(0, settings.noise).view(-1, 1, 1, 1)
     warped = warped.clamp(0, 1) ** gamma
     mean = warped.mean(dim=(1, 2, 3), keepdim=True)
-    return ((warped - mean) * contrast + mean).clamp(0, 1)
+    warped = ((warped - mean) * contrast + mean).clamp(0, 1) * gain
+    head = (warped > 0.02).float()
+    noise = torch.randn(warped.shape, generator=generator) * noise_std * head
+    return (warped + noise).clamp(0, 1)

@@ -1,7 +1,12 @@
 """Classifier training configs (JSON under Resources/Configs/classification); omitted fields take ``DEFAULTS``.
 
-``split.kind`` is ``twin`` (whole near-duplicate groups on one side, the honest split) or ``random`` (the naive
-split the seeds used, kept to measure how much it inflates accuracy). ``init_from`` (a run's model.safetensors)
+``split.kind`` is ``twin`` (whole near-duplicate groups on one side, the honest split), ``random`` (the naive
+split the seeds used, kept to measure how much it inflates accuracy) or ``twin_and_brightness`` (two held-out sets
+from one run: a twin-aware random one and a brightness-inverted one, ``twins.brightness_holdout``).
+``standardise`` (``minmax`` or ``head_equalised``) and ``frame`` (crop to the head) are the per-image
+standardisation of ``standardise.py``. ``schedule`` is ``plateau`` (``reduce_lr``) or ``cosine`` (to zero over
+``epochs``); ``selection`` is ``best`` (the epoch of best validation accuracy) or ``last`` (no held-out image
+chooses anything). ``init_from`` (a run's model.safetensors)
 starts from an earlier stage's weights, e.g. to continue at a lower rate. ``early_stopping`` and ``reduce_lr``
 follow seed 000: stop after ``patience`` epochs without a validation-accuracy gain and restore the best epoch;
 multiply the learning rate by ``factor`` after ``patience`` epochs without a validation-loss gain, down to ``min_lr``.
@@ -15,25 +20,32 @@ from typing import Any
 
 from ..config_files import merge, read_config, require
 from ..errors import InputError
+from .standardise import STANDARDISATIONS
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 LOSSES = ("cross_entropy", "kl_divergence")
-SPLITS = ("twin", "random")
+SPLITS = ("twin", "random", "twin_and_brightness")
+SCHEDULES = ("plateau", "cosine")
+SELECTIONS = ("best", "last")
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "init_from": None,
     "data": "../shared/data/classification/masoud-train",
     "max_images_per_class": None,
     "image_size": 128,
-    "split": {"kind": "twin", "validation_fraction": 0.2, "twin_threshold": 0.95},
+    "standardise": "minmax",
+    "frame": False,
+    "split": {"kind": "twin", "validation_fraction": 0.2, "twin_threshold": 0.95, "brightness_fraction": 0.15},
     "loss": {"name": "cross_entropy", "label_smoothing": 0.0, "class_weights": "balanced"},
     "optimiser": {"name": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "momentum": 0.9},
     "batch_size": 32,
     "epochs": 30,
     "early_stopping": {"patience": 15},
     "reduce_lr": {"factor": 0.8, "patience": 6, "min_lr": 1e-9},
+    "schedule": "plateau",
+    "selection": "best",
     "augmentation": {"flip": 0.5, "rotate_degrees": 15.0, "scale": 0.1, "shift": 0.08, "gamma": 0.3,
-                     "contrast": 0.15},
+                     "contrast": 0.15, "brightness": 0.0, "noise": 0.0},
     "inference": {"batch_size": 32, "flip_tta": False, "gaussian_sigma": 0.5},
 }
 REQUIRED = ("name", "architecture")
@@ -49,6 +61,9 @@ def load_config(source: str | os.PathLike | dict[str, Any]) -> dict[str, Any]:
         raise InputError(f"Unknown loss '{config['loss']['name']}' (choose {', '.join(LOSSES)}): {where}")
     if config["split"]["kind"] not in SPLITS:
         raise InputError(f"Unknown split '{config['split']['kind']}' (choose {', '.join(SPLITS)}): {where}")
+    for field, choices in (("schedule", SCHEDULES), ("selection", SELECTIONS), ("standardise", STANDARDISATIONS)):
+        if config[field] not in choices:
+            raise InputError(f"Unknown {field} '{config[field]}' (choose {', '.join(choices)}): {where}")
     if config["image_size"] % 32:
         raise InputError(f"image_size must be a multiple of 32, not {config['image_size']}: {where}")
     return config

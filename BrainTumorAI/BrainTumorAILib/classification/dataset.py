@@ -17,6 +17,7 @@ from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
 from ..errors import InputError
+from .standardise import frame_head
 
 CLASSES = ("glioma", "meningioma", "notumor", "pituitary")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -73,11 +74,13 @@ def to_unit_range(array: np.ndarray) -> np.ndarray:
     return (array - low) / (high - low) if high > low else np.zeros_like(array)
 
 
-def read_image(path: str | os.PathLike, size: int) -> np.ndarray:
+def read_image(path: str | os.PathLike, size: int, frame: bool = False) -> np.ndarray:
     """Read one 2D image as float32 (size, size) in [0, 1]; raise InputError naming the file when it is unusable.
 
     16-bit images keep their full depth (no 8-bit truncation); colour is averaged to gray; the resize is antialiased.
+    ``frame``: crop to the head and pad to a square first (``standardise.frame_head``).
     """
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"Image not found: {path}")
@@ -96,7 +99,8 @@ def read_image(path: str | os.PathLike, size: int) -> np.ndarray:
     if min(array.shape) < MIN_SIDE:
         raise InputError(f"Image too small to classify ({array.shape[1]}x{array.shape[0]} pixels, the minimum side "
                          f"is {MIN_SIDE}): {path}")
-    return resize(to_unit_range(array), size)
+    array = to_unit_range(array)
+    return resize(frame_head(array) if frame else array, size)
 
 
 def resize(array: np.ndarray, size: int) -> np.ndarray:
@@ -107,10 +111,11 @@ def resize(array: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(image.resize((size, size), PILImage.Resampling.BILINEAR, reducing_gap=None), dtype=np.float32)
 
 
-def load_arrays(samples: list[Sample], size: int, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """All samples as (N, size, size) float32 images in [0, 1] and (N,) int64 labels."""
+def load_arrays(samples: list[Sample], size: int, progress: bool = True, frame: bool = False
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """All samples as (N, size, size) float32 images in [0, 1] (``frame``: cropped to the head) and (N,) labels."""
     from tqdm import tqdm
 
-    images = np.stack([read_image(sample.path, size)
+    images = np.stack([read_image(sample.path, size, frame)
                        for sample in tqdm(samples, desc=f"Reading images at {size}px", disable=not progress)])
     return images, np.array([sample.label for sample in samples], dtype=np.int64)

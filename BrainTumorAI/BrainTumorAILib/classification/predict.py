@@ -15,6 +15,7 @@ from ..errors import InputError
 from ..registry import ModelCard, Registry
 from ..weights import load_model
 from .dataset import CLASSES, image_files, read_image
+from .standardise import standardise
 
 
 def network_input(images: torch.Tensor) -> torch.Tensor:
@@ -41,11 +42,23 @@ class Classifier:
     def image_size(self) -> int:
         return int(self.card.preprocessing["image_size"])
 
-    def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """(N, S, S) float images in [0, 1] -> (N, 4) softmax probabilities; batched, optional flip averaging."""
+    @property
+    def frames_head(self) -> bool:
+        """Whether 2D files are cropped to the head before resizing (``preprocessing.frame``)."""
+        return bool(self.card.preprocessing.get("frame", False))
+
+    def prepare(self, images: np.ndarray) -> np.ndarray:
+        """(N, S, S) float images in [0, 1] -> the network's view of them: standardised as the card says
+        (``preprocessing.standardise``)."""
+        method = str(self.card.preprocessing.get("standardise", "minmax"))
+        return standardise(np.ascontiguousarray(images, dtype=np.float32), method)
+
+    def probabilities(self, images: np.ndarray, prepared: bool = False) -> np.ndarray:
+        """(N, S, S) float images in [0, 1] (``prepared``: already through ``prepare``) -> (N, 4) softmax
+        probabilities; batched, optional flip averaging."""
         batch = int(self.card.inference.get("batch_size", 32))
         flip = bool(self.card.inference.get("flip_tta", False))
-        tensor = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+        tensor = torch.from_numpy(images if prepared else self.prepare(images))
         out = []
         with torch.no_grad():
             for start in range(0, len(tensor), batch):
@@ -79,7 +92,7 @@ def classify_files(paths: Iterable[str | os.PathLike], classifier: Classifier,
 
     for path in image_files(paths):
         try:
-            pending.append((path, read_image(path, classifier.image_size)))
+            pending.append((path, read_image(path, classifier.image_size, classifier.frames_head)))
         except InputError as error:
             yield ImageResult(path, None, None, str(error))
         if len(pending) >= batch_size:

@@ -29,7 +29,9 @@ from .augment import Augmentation, augment
 from .config import data_dir, load_config, resolve
 from .dataset import CLASSES, Sample, find_samples, load_arrays
 from .predict import network_input
-from .twins import group_split, random_split, twin_pairs, twin_report, union_find_groups
+from .shortcut import brightness_shift_check
+from .standardise import head_mask_2d, standardise
+from .twins import brightness_holdout, group_split, random_split, twin_pairs, twin_report, union_find_groups
 
 
 BN_CALIBRATION_IMAGES = 640
@@ -119,6 +121,39 @@ def predict_logits(network: torch.nn.Module, images: torch.Tensor, batch_size: i
                           for i in range(0, len(images), batch_size)])
 
 
+def split_indices(config: dict[str, Any], images: np.ndarray, labels: np.ndarray, groups: np.ndarray,
+                  seed: int) -> dict[str, np.ndarray]:
+    """Index arrays ``train`` and ``validation`` (and ``brightness_holdout`` for ``twin_and_brightness``)."""
+    kind, fraction = config["split"]["kind"], float(config["split"]["validation_fraction"])
+    if kind == "random":
+        train_index, val_index = random_split(len(images), labels, fraction, seed)
+        return {"train": train_index, "validation": val_index}
+    if kind == "twin":
+        train_index, val_index = group_split(groups, labels, fraction, seed)
+        return {"train": train_index, "validation": val_index}
+    brightness = np.array([image[head_mask_2d(image)].mean() if image.any() else 0.0 for image in images])
+    held = brightness_holdout(groups, labels, brightness, float(config["split"]["brightness_fraction"]),
+                              CLASSES.index("notumor"))
+    rest = np.setdiff1d(np.arange(len(images)), held)
+    train_part, val_part = group_split(groups[rest], labels[rest], fraction, seed)
+    return {"train": rest[train_part], "validation": rest[val_part], "brightness_holdout": held}
+
+
+def make_optimiser(config: dict[str, Any], network: torch.nn.Module):
+    """The optimiser and the learning-rate schedule of a config (``schedule``: plateau or cosine)."""
+    settings = config["optimiser"]
+    if settings["name"] == "sgd":
+        optimiser = torch.optim.SGD(network.parameters(), lr=settings["lr"], momentum=settings["momentum"],
+                                    weight_decay=settings["weight_decay"])
+    else:
+        optimiser = torch.optim.AdamW(network.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
+    if config["schedule"] == "cosine":
+        return optimiser, torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=int(config["epochs"]))
+    plateau = config["reduce_lr"]
+    return optimiser, torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimiser, mode="min", factor=plateau["factor"], patience=plateau["patience"], min_lr=plateau["min_lr"])
+
+
 def train(config_source: str | os.PathLike | dict[str, Any], out_dir: str | os.PathLike, *,
           threads: int | None = None, progress: bool = True) -> dict[str, Any]:
     """Run one training; return the metrics written to ``out_dir/metrics.json``."""
@@ -130,15 +165,12 @@ def train(config_source: str | os.PathLike | dict[str, Any], out_dir: str | os.P
     started = time.perf_counter()
 
     samples = select_samples(find_samples(data_dir(config)), config["max_images_per_class"], seed)
-    images, labels = load_arrays(samples, int(config["image_size"]), progress=progress)
+    images, labels = load_arrays(samples, int(config["image_size"]), progress=progress, frame=bool(config["frame"]))
     pairs = twin_pairs(images, float(config["split"]["twin_threshold"]))
     groups = union_find_groups(len(images), pairs)
     report = twin_report(groups, pairs, labels)
-    fraction = float(config["split"]["validation_fraction"])
-    if config["split"]["kind"] == "twin":
-        train_index, val_index = group_split(groups, labels, fraction, seed)
-    else:
-        train_index, val_index = random_split(len(images), labels, fraction, seed)
+    parts = split_indices(config, images, labels, groups, seed)
+    train_index, val_index = parts["train"], parts["validation"]
     if len(train_index) == 0 or len(val_index) == 0:
         raise InputError(f"The {config['split']['kind']} split of {len(images)} images in {report.groups} twin groups "
                          f"leaves {len(train_index)} for training and {len(val_index)} for validation: "
@@ -148,29 +180,22 @@ def train(config_source: str | os.PathLike | dict[str, Any], out_dir: str | os.P
     network = build_network(config["architecture"])
     if config.get("init_from"):
         network.load_state_dict(load_weights(resolve(config["init_from"])))
-    optimiser_settings = config["optimiser"]
-    if optimiser_settings["name"] == "sgd":
-        optimiser = torch.optim.SGD(network.parameters(), lr=optimiser_settings["lr"],
-                                    momentum=optimiser_settings["momentum"],
-                                    weight_decay=optimiser_settings["weight_decay"])
-    else:
-        optimiser = torch.optim.AdamW(network.parameters(), lr=optimiser_settings["lr"],
-                                      weight_decay=optimiser_settings["weight_decay"])
-    plateau = config["reduce_lr"]
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, mode="min", factor=plateau["factor"],
-                                                           patience=plateau["patience"], min_lr=plateau["min_lr"])
+    optimiser, scheduler = make_optimiser(config, network)
     criterion = loss_function(config, labels[train_index])
     augmentation = Augmentation(**config["augmentation"])
+    method = config["standardise"]
     generator = torch.Generator().manual_seed(seed)
     train_images, train_labels = torch.from_numpy(images[train_index]), torch.from_numpy(labels[train_index])
-    val_images, val_labels = torch.from_numpy(images[val_index]), torch.from_numpy(labels[val_index])
+    held_out = {name: (torch.from_numpy(standardise(images[index], method)), torch.from_numpy(labels[index]))
+                for name, index in parts.items() if name != "train"}
     batch_size = int(config["batch_size"])
 
     history: list[dict[str, Any]] = []
-    best: tuple[float, int, Evaluation] | None = None
+    best: tuple[float, int, dict[str, Evaluation]] | None = None
     facts = {"name": config["name"], "seed": seed, "threads": threads_used, "split": config["split"]["kind"],
              "train_images": len(train_index), "validation_images": len(val_index),
-             "validation_images_with_twin_in_train": leaked, "twins": report.as_dict()}
+             "validation_images_with_twin_in_train": leaked, "twins": report.as_dict(),
+             "held_out_images": {name: len(index) for name, index in parts.items() if name != "train"}}
     epochs_bar = tqdm(range(int(config["epochs"])), desc=f"Training {config['name']}", disable=not progress)
     for epoch in epochs_bar:
         network.train()
@@ -180,28 +205,45 @@ def train(config_source: str | os.PathLike | dict[str, Any], out_dir: str | os.P
             batch = order[start:start + batch_size]
             if len(batch) < 2:
                 continue
-            inputs = network_input(augment(train_images[batch].unsqueeze(1), augmentation, generator).squeeze(1))
+            augmented = augment(train_images[batch].unsqueeze(1), augmentation, generator).squeeze(1)
+            inputs = network_input(torch.from_numpy(standardise(augmented.numpy(), method)))
             loss = criterion(network(inputs), train_labels[batch])
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             total += loss.item() * len(batch)
-        recalibrate_batch_norm(network, train_images[order[:BN_CALIBRATION_IMAGES]], batch_size)
-        evaluation = Evaluation.of(predict_logits(network, val_images, batch_size), val_labels)
-        scheduler.step(evaluation.loss)
+        calibration = train_images[order[:BN_CALIBRATION_IMAGES]].numpy()
+        recalibrate_batch_norm(network, torch.from_numpy(standardise(calibration, method)), batch_size)
+        evaluations = {name: Evaluation.of(predict_logits(network, held, batch_size), truth)
+                       for name, (held, truth) in held_out.items()}
+        evaluation = evaluations["validation"]
+        if config["schedule"] == "cosine":
+            scheduler.step()
+        else:
+            scheduler.step(evaluation.loss)
         history.append({"epoch": epoch + 1, "train_loss": round(total / len(order), 5),
                         "val_loss": round(evaluation.loss, 5), "val_accuracy": round(evaluation.accuracy, 5),
+                        **{f"{name}_accuracy": round(other.accuracy, 5) for name, other in evaluations.items()
+                           if name != "validation"},
                         "lr": optimiser.param_groups[0]["lr"], "seconds": round(time.perf_counter() - started, 1)})
         epochs_bar.set_postfix(val_acc=f"{evaluation.accuracy:.4f}", val_loss=f"{evaluation.loss:.4f}")
         stop = False
-        if best is None or evaluation.accuracy > best[0]:
-            best = (evaluation.accuracy, epoch + 1, evaluation)
+        if config["selection"] == "last" or best is None or evaluation.accuracy > best[0]:
+            best = (evaluation.accuracy, epoch + 1, evaluations)
             save_weights(network.state_dict(), out_dir / "model.safetensors")
         else:
             stop = epoch + 1 - best[1] >= int(config["early_stopping"]["patience"])
         complete = stop or epoch + 1 == int(config["epochs"])
         metrics = summary(facts, best[1], best[2], history, time.perf_counter() - started, complete,
-                          [samples[i].path.name for i in val_index])
+                          {name: [f"{samples[i].path.parent.name}/{samples[i].path.name}" for i in index]
+                           for name, index in parts.items()
+                           if name != "train"})
+        if complete and "brightness_holdout" in parts:
+            network.load_state_dict(load_weights(out_dir / "model.safetensors"))
+            metrics["brightness_shift_check"] = {
+                name: brightness_shift_check(lambda batch: predict_logits(network, batch, batch_size),
+                                             images[index], labels[index], method)
+                for name, index in parts.items() if name != "train"}
         write_json(metrics, out_dir / "metrics.json")
         write_json(card_of(config, metrics, out_dir / "model.safetensors"), out_dir / "card.json")
         if stop:
@@ -209,15 +251,20 @@ def train(config_source: str | os.PathLike | dict[str, Any], out_dir: str | os.P
     return metrics
 
 
-def summary(facts: dict[str, Any], best_epoch: int, evaluation: Evaluation, history: list[dict[str, Any]],
-            seconds: float, complete: bool, validation_files: list[str]) -> dict[str, Any]:
-    """The metrics of a run so far (rewritten after every epoch, so a stopped run keeps its best epoch's)."""
+def summary(facts: dict[str, Any], best_epoch: int, evaluations: dict[str, Evaluation],
+            history: list[dict[str, Any]], seconds: float, complete: bool,
+            held_out_files: dict[str, list[str]]) -> dict[str, Any]:
+    """The metrics of a run so far (rewritten after every epoch, so a stopped run keeps its best epoch's):
+    ``validation`` (the twin-aware or naive set) and any further held-out set under its own name."""
+    held = {name: {"accuracy": round(evaluation.accuracy, 4), "loss": round(evaluation.loss, 4),
+                   "recall": evaluation.recall, "confusion_matrix": evaluation.confusion,
+                   "confusion_axes": "rows = truth, columns = prediction, order " + ",".join(CLASSES)}
+            for name, evaluation in evaluations.items()}
     return {
-        **facts, "complete": complete, "best_epoch": best_epoch, "epochs_run": len(history),
-        "validation": {"accuracy": round(evaluation.accuracy, 4), "loss": round(evaluation.loss, 4),
-                       "recall": evaluation.recall, "confusion_matrix": evaluation.confusion,
-                       "confusion_axes": "rows = truth, columns = prediction, order " + ",".join(CLASSES)},
-        "training_seconds": round(seconds, 1), "history": history, "validation_files": validation_files,
+        **facts, "complete": complete, "best_epoch": best_epoch, "epochs_run": len(history), **held,
+        "training_seconds": round(seconds, 1), "history": history,
+        "validation_files": held_out_files["validation"],
+        **{f"{name}_files": files for name, files in held_out_files.items() if name != "validation"},
     }
 
 
@@ -248,7 +295,8 @@ def card_of(config: dict[str, Any], metrics: dict[str, Any], weights_path: Path)
         "version": str(config.get("version", "1.0")), "default": False,
         "architecture": config["architecture"], "inputs": ["t1c"],
         "outputs": {"activation": "softmax", "classes": list(CLASSES)},
-        "preprocessing": {"image_size": config["image_size"], "channels": 3, "intensity": "grayscale, min-max [0, 1]"},
+        "preprocessing": {"image_size": config["image_size"], "channels": 3, "frame": bool(config["frame"]),
+                          "standardise": config["standardise"], "intensity": "grayscale, min-max [0, 1]"},
         "inference": config["inference"],
         "weights": {"file": weights_path.name, "sha256": sha256_of(weights_path),
                     "size_bytes": weights_path.stat().st_size, "format": "safetensors"},
@@ -258,5 +306,6 @@ def card_of(config: dict[str, Any], metrics: dict[str, Any], weights_path: Path)
                      "best_epoch": metrics["best_epoch"], "epochs_run": metrics["epochs_run"],
                      "training_seconds": metrics["training_seconds"], "threads": metrics["threads"],
                      "twins": metrics["twins"]},
-        "metrics": {"validation": metrics["validation"], "split": metrics["split"]},
+        "metrics": {"validation": metrics["validation"], "split": metrics["split"],
+                    **{key: metrics[key] for key in ("brightness_holdout", "brightness_shift_check") if key in metrics}},
     }

@@ -104,3 +104,27 @@ def group_split(groups: np.ndarray, labels: np.ndarray, fraction: float, seed: i
 def random_split(count: int, labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The naive split (stratified, ignoring twins) that seeds used; kept only to show how much it inflates accuracy."""
     return group_split(np.arange(count), labels, fraction, seed)
+
+
+def brightness_holdout(groups: np.ndarray, labels: np.ndarray, brightness: np.ndarray, fraction: float,
+                       healthy_label: int) -> np.ndarray:
+    """Indices of a held-out set that inverts the training set's brightness-class relation, whole twin groups.
+
+    In each tumour class the brightest groups (by their members' mean ``brightness``) and in the healthy class the
+    darkest ones, until ~``fraction`` of the class is taken. What stays for training then has tumour images darker
+    and healthy images brighter than the held-out ones, so a network that reads class from brightness fails here.
+    """
+    held = np.zeros(len(groups), dtype=bool)
+    for label in np.unique(labels):
+        ids = [group for group in np.unique(groups[labels == label])
+               if int(np.bincount(labels[groups == group]).argmax()) == label]
+        mean = np.array([brightness[groups == group].mean() for group in ids])
+        order = np.argsort(mean if label == healthy_label else -mean, kind="stable")
+        quota, taken = fraction * np.sum(labels == label), 0
+        for position in order:
+            if taken >= quota:
+                break
+            members = groups == ids[position]
+            held |= members
+            taken += int(members.sum())
+    return np.nonzero(held)[0]

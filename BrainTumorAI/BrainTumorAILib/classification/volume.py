@@ -184,11 +184,13 @@ def decide(probabilities: np.ndarray, tumour_ml: float | None = None) -> Decisio
     return answer(first, reason)
 
 
-def classify_volume(image: Image, classifier: Classifier, tumour: Image | None = None) -> dict[str, Any]:
+def classify_volume(image: Image, classifier: Classifier, tumour: Image | None = None,
+                    with_slices: bool = False) -> dict[str, Any]:
     """Classify one volume; JSON-ready result with the decision, its evidence and each slice's vote by view.
 
     ``tumour``: a class map on ``image``'s grid (non-zero = tumour), or None. Slices go through the tumour when it
-    holds at least MIN_TUMOUR_ML, else around the head's middle.
+    holds at least MIN_TUMOUR_ML, else around the head's middle. ``with_slices``: add "slice_images", the (N, S, S)
+    slices as the network saw them (standardised), in the order of the votes (not JSON).
     """
     started = time.perf_counter()
     tumour_ml = None
@@ -199,7 +201,8 @@ def classify_volume(image: Image, classifier: Classifier, tumour: Image | None =
     slices, where = volume_slices(image, classifier.image_size, sigma,
                                   tumour.array != 0 if through_tumour else None)
     rendered = time.perf_counter()
-    probabilities = classifier.probabilities(slices)
+    prepared = classifier.prepare(slices)
+    probabilities = classifier.probabilities(prepared, prepared=True)
     decision = decide(probabilities, tumour_ml)
     votes: dict[str, list[dict[str, Any]]] = {view: [] for view in VIEWS}
     for place, row in zip(where, probabilities):
@@ -210,25 +213,26 @@ def classify_volume(image: Image, classifier: Classifier, tumour: Image | None =
             "vote_counts": decision.vote_counts, "votes": votes, "slices": len(slices),
             "slices_through": "tumour" if through_tumour else "head", "tumour_volume_ml": tumour_ml,
             "timing_s": {"slices": round(rendered - started, 3),
-                         "classify": round(time.perf_counter() - rendered, 3)}}
+                         "classify": round(time.perf_counter() - rendered, 3)},
+            **({"slice_images": prepared} if with_slices else {})}
 
 
-def classify_case(case: Case, *, model_id: str | None = None, device: str = "auto", tumour: Image | None = None
-                  ) -> dict[str, Any]:
+def classify_case(case: Case, *, model_id: str | None = None, device: str = "auto", tumour: Image | None = None,
+                  with_slices: bool = False) -> dict[str, Any]:
     """Classify a case's tumour type from slices of its first sequence of t1c, t1, flair, t2 (module docstring).
 
     ``tumour``: a tumour class map (non-zero = tumour), such as a segmentation's ``classes``; resampled onto the
     sequence's grid when it lies on another. Returns {"label" (a class or "uncertain"), "reason", "shares"
     {class: fraction}, "vote_counts" {class: slices}, "votes" {view: [slice votes]}, "slices", "slices_through"
     ("tumour" or "head"), "tumour_volume_ml" (None without a tumour map), "sequence", "model" {id, version},
-    "timing_s"}.
+    "timing_s"} and, with ``with_slices``, "slice_images" (see ``classify_volume``).
     """
     sequence = choose_sequence(case)
     image = case.images[sequence]
     if tumour is not None:
         tumour = resample_to(tumour, image, label=True)
     classifier = Classifier.load(model_id, device)
-    result = classify_volume(image, classifier, tumour)
+    result = classify_volume(image, classifier, tumour, with_slices)
     result["sequence"] = sequence
     result["model"] = {"id": classifier.card.id, "version": classifier.card.version}
     return result

@@ -15,6 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", help="classification model id (default: the registry's default)")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--brief", action="store_true", help="leave out each slice's probabilities")
+    parser.add_argument("--picture", metavar="PNG", help="also draw the classified slices, as the network saw them")
     parser.set_defaults(func=run)
 
 
@@ -23,7 +24,12 @@ def run(arguments: argparse.Namespace) -> int:
     from ..classification import classify_case
 
     case = load_case(arguments.case_dir, case_paths(arguments))
-    result = classify_case(case, model_id=arguments.model, device=arguments.device)
+    result = classify_case(case, model_id=arguments.model, device=arguments.device, with_slices=True)
+    slices = result.pop("slice_images")
+    if arguments.picture:
+        from ..report import save_slice_sheet
+
+        save_slice_sheet(slices, result, arguments.picture)
     if arguments.brief:
         for votes in result["votes"].values():
             for vote in votes:
