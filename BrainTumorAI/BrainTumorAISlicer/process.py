@@ -70,7 +70,8 @@ class PipelineProcess:
         command = [python or python_executable(), "-m", "BrainTumorAILib.cli", "run", "-o", str(self.out_dir),
                    "--progress-lines", *pipeline_arguments(options)]
         for sequence, image in images.items():
-            command += [f"--{sequence}", str(save_image(image, self.work_dir / f"{sequence}.nii.gz"))]
+            # uncompressed: the child reads them once, and gzip would cost more than the disk it saves
+            command += [f"--{sequence}", str(save_image(image, self.work_dir / f"{sequence}.nii"))]
         environment = dict(os.environ)
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_PARENT),
                                                                  environment.get("PYTHONPATH")]))

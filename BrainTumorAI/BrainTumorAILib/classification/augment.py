@@ -2,7 +2,9 @@
 
 Geometry: random horizontal flip, rotation, isotropic scale and shift in one affine warp per image (bilinear,
 zero fill, as an MRI slice's air). Intensity: random gamma, contrast and brightness (a gain, saturating at 1 as a
-narrow display window does), then Gaussian noise on the head, clipped back to [0, 1].
+narrow display window does), then Gaussian noise on the head, clipped back to [0, 1]. ``strip_skulls`` blanks the
+outer rim of a share of the heads, so a network trained on whole heads also meets skull-stripped brains, as slices of
+stripped 3D studies (BraTS) are.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +28,7 @@ class Augmentation:
     contrast: float = 0.15
     brightness: float = 0.0
     noise: float = 0.0
+    strip: float = 0.0  # share of images whose skull and scalp are blanked (strip_skulls)
 
 
 def augment(images: torch.Tensor, settings: Augmentation, generator: torch.Generator) -> torch.Tensor:
@@ -52,3 +57,26 @@ def augment(images: torch.Tensor, settings: Augmentation, generator: torch.Gener
     head = (warped > 0.02).float()
     noise = torch.randn(warped.shape, generator=generator) * noise_std * head
     return (warped + noise).clamp(0, 1)
+
+
+STRIP_DEPTH = (0.04, 0.12)  # the blanked rim's depth, as a share of the head's equivalent diameter
+
+
+def strip_skulls(images: np.ndarray, probability: float, rng: np.random.Generator) -> np.ndarray:
+    """(B, S, S) images in [0, 1] -> a copy in which a share ``probability`` of the heads lose an outer rim of
+    random depth (STRIP_DEPTH), blanked to 0, and are framed again (``frame_head``): a crude skull stripping that
+    leaves a brain filling the image, as a slice of a stripped 3D study shows it."""
+    from .dataset import resize
+    from .standardise import frame_head, head_mask_2d
+
+    out = np.array(images, dtype=np.float32, copy=True)
+    for index, image in enumerate(out):
+        if rng.random() >= probability:
+            continue
+        mask = head_mask_2d(image)
+        if mask.sum() < 64:
+            continue
+        depth = rng.uniform(*STRIP_DEPTH) * 2 * np.sqrt(mask.sum() / np.pi)
+        stripped = np.where(ndimage.distance_transform_edt(mask) < depth, 0.0, image).astype(np.float32)
+        out[index] = resize(frame_head(stripped), image.shape[0])
+    return out

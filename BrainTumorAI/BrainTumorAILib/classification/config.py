@@ -45,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "schedule": "plateau",
     "selection": "best",
     "augmentation": {"flip": 0.5, "rotate_degrees": 15.0, "scale": 0.1, "shift": 0.08, "gamma": 0.3,
-                     "contrast": 0.15, "brightness": 0.0, "noise": 0.0},
+                     "contrast": 0.15, "brightness": 0.0, "noise": 0.0, "strip": 0.0},
     "inference": {"batch_size": 32, "flip_tta": False, "gaussian_sigma": 0.5},
 }
 REQUIRED = ("name", "architecture")

@@ -25,7 +25,7 @@ from ..device import seed_everything, set_threads
 from ..errors import InputError
 from ..networks import build_network
 from ..weights import sha256_of
-from .augment import Augmentation, augment
+from .augment import Augmentation, augment, strip_skulls
 from .config import data_dir, load_config, resolve
 from .dataset import CLASSES, Sample, find_samples, load_arrays
 from .predict import network_input
@@ -205,8 +205,10 @@ def train(config_source: str | os.PathLike | dict[str, Any], out_dir: str | os.P
             batch = order[start:start + batch_size]
             if len(batch) < 2:
                 continue
-            augmented = augment(train_images[batch].unsqueeze(1), augmentation, generator).squeeze(1)
-            inputs = network_input(torch.from_numpy(standardise(augmented.numpy(), method)))
+            augmented = augment(train_images[batch].unsqueeze(1), augmentation, generator).squeeze(1).numpy()
+            if augmentation.strip:
+                augmented = strip_skulls(augmented, augmentation.strip, np.random.default_rng([seed, epoch, start]))
+            inputs = network_input(torch.from_numpy(standardise(augmented, method)))
             loss = criterion(network(inputs), train_labels[batch])
             optimiser.zero_grad()
             loss.backward()

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..bias import correct_bias
 from ..case import Case, harmonise
 from ..device import select_device
 from ..image import Image
@@ -68,7 +69,8 @@ def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brat
 
     report(0.05, "preparing inputs")
     harmonised, reference = harmonise(needed, reference)
-    array, grid = network_input(harmonised.images, card)
+    bias_correction = str(card.preprocessing.get("bias_correction", "none"))
+    array, grid = network_input(correct_bias(harmonised.images, bias_correction), card)
     settings = inference.WindowSettings.from_card(card, overlap=overlap, sw_batch_size=sw_batch_size)
     low, high = _WINDOWS_SPAN
     prediction = inference.predict(

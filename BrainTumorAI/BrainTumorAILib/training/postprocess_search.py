@@ -14,6 +14,7 @@ every candidate's mean Dice per region and false whole tumour, per case for the 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import sys
@@ -47,11 +48,15 @@ def truth_classes(case_dir: Path) -> tuple[np.ndarray, Any]:
     return from_convention(image.array, convention), image
 
 
-def out_of_fold_maps(folds: list[tuple[Path, list[Path]]]) -> list[dict[str, Any]]:
-    """For every held-out case: its name, the fold's unprocessed class map and the truth, on the truth's grid."""
+def out_of_fold_maps(folds: list[tuple[Path, list[Path]]], preprocessing: dict[str, Any] | None = None
+                     ) -> list[dict[str, Any]]:
+    """For every held-out case: its name, the fold's unprocessed class map and the truth, on the truth's grid.
+    ``preprocessing`` entries override the runs' (e.g. {"bias_correction": "n4"}, to measure it)."""
     cases = []
     for run, case_dirs in folds:
         card = card_of_run(run)
+        if preprocessing:
+            card = dataclasses.replace(card, preprocessing={**card.preprocessing, **preprocessing})
         for case_dir in case_dirs:
             result = segment_case(load_case(case_dir), card=card, postprocessing=UNPROCESSED, device="cpu")
             truth, truth_image = truth_classes(case_dir)
@@ -109,10 +114,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="a fold's training run folder, then the case folders it held out")
     parser.add_argument("--current", default='{"min_component_ml": 0.1, "min_component_fraction": 0.1}',
                         help="the card's postprocessing today, as JSON")
+    parser.add_argument("--preprocessing", default="{}",
+                        help='JSON overriding the runs\' preprocessing, e.g. \'{"bias_correction": "n4"}\'')
     parser.add_argument("--out", type=Path, required=True, help="JSON file for every candidate's figures")
     arguments = parser.parse_args(argv)
     folds = [(Path(run), [Path(case) for case in cases]) for run, *cases in arguments.fold]
-    result = search(out_of_fold_maps(folds), json.loads(arguments.current))
+    preprocessing = json.loads(arguments.preprocessing)
+    result = search(out_of_fold_maps(folds, preprocessing), json.loads(arguments.current))
+    result["preprocessing_override"] = preprocessing
     arguments.out.write_text(json.dumps(result, indent=1))
     for row in result["candidates"]:
         print(json.dumps(row["settings"]), json.dumps(row["mean"]))
