@@ -16,7 +16,7 @@ from typing import Any
 
 from ..registry import MODELS_DIR
 from ..weights import sha256_of
-from .config import resolve
+from .config import REPO_ROOT, resolve
 
 DATA = ("Brain Tumor MRI Dataset (M. Nickparvar, Kaggle, CC0; a merge of figshare, SARTAJ and Br35H), training split "
         "as mirrored in KomalChaudhari8/BRAIN_TUMOR_APP: 4,289 jpgs (224 px) in ../shared/data/classification/"
@@ -39,11 +39,15 @@ def bundled_card(final_run: Path, naive_run: Path | None = None) -> dict[str, An
     card = json.loads((final_run / "card.json").read_text())
     metrics = json.loads((final_run / "metrics.json").read_text())
     config = card["training"].pop("config")
-    stages = [config]
-    while stages[0].get("init_from"):
-        earlier = json.loads((resolve(stages[0]["init_from"]).parent / "card.json").read_text())
-        stages.insert(0, earlier["training"]["config"] | {"metrics": earlier["metrics"]["validation"],
-                                                          "seconds": earlier["training"]["training_seconds"]})
+    stages, registered = [config], None
+    while stages[0].get("init_from") and registered is None:
+        start = resolve(stages[0]["init_from"])
+        if (start.parent / "card.json").is_file():
+            earlier = json.loads((start.parent / "card.json").read_text())
+            stages.insert(0, earlier["training"]["config"] | {"metrics": earlier["metrics"]["validation"],
+                                                              "seconds": earlier["training"]["training_seconds"]})
+        else:  # bundled weights: the registry card that ships them holds the earlier stages
+            registered = registered_card_of(start)
     target = MODELS_DIR / f"{card['id']}.safetensors"
     shutil.copyfile(final_run / "model.safetensors", target)
     card["weights"] = {"file": target.name, "sha256": sha256_of(target), "size_bytes": target.stat().st_size,
@@ -51,15 +55,18 @@ def bundled_card(final_run: Path, naive_run: Path | None = None) -> dict[str, An
     card["default"] = True
     recipe_keys = ("image_size", "frame", "standardise", "loss", "optimiser", "batch_size", "epochs", "schedule",
                    "selection", "early_stopping", "reduce_lr", "augmentation", "split", "init_from")
+    earlier_stages = registered["training"]["stages"] if registered else []
     card["training"].update({
         "data": DATA,
-        "stages": [{"command": stage.get("command"), **{key: stage.get(key) for key in recipe_keys if key in stage},
-                    "validation_accuracy": stage.get("metrics", metrics["validation"])["accuracy"]}
-                   for stage in stages],
+        "stages": earlier_stages + [
+            {"command": stage.get("command"), **{key: stage.get(key) for key in recipe_keys if key in stage},
+             "validation_accuracy": stage.get("metrics", metrics["validation"])["accuracy"]} for stage in stages],
         "split": split_description(config, metrics),
         "three_d": THREE_D,
         "training_seconds_all_stages": round(sum(stage.get("seconds", 0) for stage in stages[:-1])
-                                             + metrics["training_seconds"], 1),
+                                             + metrics["training_seconds"]
+                                             + (registered["training"]["training_seconds_all_stages"]
+                                                if registered else 0), 1),
     })
     card["metrics"] = held_out_metrics(metrics)
     if naive_run is not None:
@@ -121,6 +128,15 @@ BRIGHTNESS_SPLIT_WHY = (
     "stays for training has tumours darker and healthy heads brighter than the held-out images, so a network that "
     "reads class from brightness fails on it, and the images held out are the bright tumour images an unseen split "
     "is made of. It is the harder of the two figures and the one to expect on new sources.")
+
+
+def registered_card_of(weights: Path) -> dict[str, Any]:
+    """The models.json entry whose bundled weights file is ``weights`` (a stage started from shipped weights)."""
+    registry = json.loads((REPO_ROOT / "models.json").read_text())
+    for entry in registry["models"]:
+        if entry.get("weights", {}).get("file") == weights.name:
+            return entry
+    raise SystemExit(f"No model card ships the init_from weights {weights}")
 
 
 def naive_command(naive_run: Path) -> str | None:
