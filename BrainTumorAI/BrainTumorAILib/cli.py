@@ -7,6 +7,7 @@ import importlib
 import sys
 
 from .errors import BrainTumorAIError
+from .protocol import error_line
 
 COMMANDS = ("case", "models", "run", "train", "classify", "classify-images", "segment", "evaluate", "strip",
             "segment-baseline")
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(arguments.func(arguments) or 0)
     except BrainTumorAIError as error:
-        print(f"braintumorai: error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("braintumorai: interrupted", file=sys.stderr)

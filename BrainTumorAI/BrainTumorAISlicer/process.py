@@ -1,8 +1,8 @@
 """Run the engine's ``braintumorai run`` in a child process so Slicer stays responsive; read progress; cancel.
 
-The inputs are written to a temporary folder, ``PythonSlicer`` (or this Python) runs ``-m BrainTumorAILib.cli run
-... --progress-lines``, a reader thread parses the ``PROGRESS <percent> <step>`` lines, and ``cancel()`` kills the
-child's whole process tree. ``poll()`` never blocks, so a GUI timer can call it; ``wait()`` blocks for scripts.
+The inputs and the options (one JSON document, ``protocol.write_options``) are written to a temporary folder,
+``PythonSlicer`` (or this Python) runs ``-m BrainTumorAILib.cli run --options options.json --progress-lines ...``, a
+reader thread parses its lines (``protocol.parse_line``), and ``cancel()`` kills the child's whole process tree. ``poll()`` never blocks, so a GUI timer can call it; ``wait()`` blocks for scripts.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Mapping
 
 from BrainTumorAILib.image import Image, save_image
 from BrainTumorAILib.pipeline import PipelineOptions
+from BrainTumorAILib.protocol import parse_line, write_options
 
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent  # the module folder holding BrainTumorAILib
-ERROR_PREFIX = "braintumorai: error: "
 
 
 @dataclasses.dataclass
@@ -45,17 +45,6 @@ class JobState:
         return self.returncode == 0 and not self.cancelled
 
 
-def pipeline_arguments(options: PipelineOptions) -> list[str]:
-    """The ``braintumorai run`` options that reproduce ``options``."""
-    arguments = ["--steps", ",".join(options.steps), "--strip-method", options.strip_method,
-                 "--labels", options.labels, "--device", options.device, "--register", options.register]
-    for flag, value in (("--strip-model", options.strip_model), ("--classify-model", options.classify_model),
-                        ("--segment-model", options.segment_model), ("--reference", options.reference)):
-        if value:
-            arguments += [flag, value]
-    return arguments + (["--tta"] if options.tta else [])
-
-
 def python_executable() -> str:
     """``PythonSlicer`` inside the Slicer application (it sets up Slicer's Python), else this interpreter."""
     return shutil.which("PythonSlicer") or sys.executable
@@ -67,8 +56,9 @@ class PipelineProcess:
     def __init__(self, images: Mapping[str, Image], options: PipelineOptions, *, python: str | None = None) -> None:
         self.work_dir = Path(tempfile.mkdtemp(prefix="BrainTumorAI-"))
         self.out_dir = self.work_dir / "out"
+        options_file = write_options(options, self.work_dir / "options.json")
         command = [python or python_executable(), "-m", "BrainTumorAILib.cli", "run", "-o", str(self.out_dir),
-                   "--progress-lines", *pipeline_arguments(options)]
+                   "--progress-lines", "--options", str(options_file)]
         for sequence, image in images.items():
             # uncompressed: the child reads them once, and gzip would cost more than the disk it saves
             command += [f"--{sequence}", str(save_image(image, self.work_dir / f"{sequence}.nii"))]
@@ -96,14 +86,13 @@ class PipelineProcess:
                 self._state.error = f"The pipeline process ended with code {returncode}:\n{tail}"
 
     def _parse(self, line: str) -> None:
+        kind, payload = parse_line(line)
         with self._lock:
-            if line.startswith("PROGRESS "):
-                _, percent, *step = line.split(" ", 2)
-                self._state.percent = float(percent)
-                self._state.step = step[0] if step else ""
+            if kind == "progress":
+                self._state.percent, self._state.step = payload
                 return
-            if line.startswith(ERROR_PREFIX):
-                self._state.error = line[len(ERROR_PREFIX):]
+            if kind == "error":
+                self._state.error = payload
             self._state.log.append(line)
 
     def poll(self) -> JobState:

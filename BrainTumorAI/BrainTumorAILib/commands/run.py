@@ -13,6 +13,7 @@ from ..batch import run_batch
 from ..case import Case, load_case
 from ..labels import CONVENTIONS
 from ..pipeline import STEPS, PipelineOptions, run_pipeline
+from ..protocol import progress_line, read_options
 from ..report import summary_line, write_outputs
 from .case import add_case_inputs, add_register_option, case_paths, series_choice
 
@@ -23,6 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("-o", "--out", required=True, help="output folder")
     run.add_argument("--progress-lines", action="store_true",
                      help="print 'PROGRESS <percent> <step>' lines on stderr instead of a progress bar")
+    run.add_argument("--options", metavar="JSON",
+                     help="pipeline options as one JSON document (protocol.write_options); replaces their flags")
     add_pipeline_options(run)
     run.set_defaults(func=run_one)
     batch = subparsers.add_parser("batch", help="full pipeline on every case folder of a directory")
@@ -56,11 +59,11 @@ def pipeline_options(arguments: argparse.Namespace) -> PipelineOptions:
 
 
 def run_one(arguments: argparse.Namespace) -> int:
-    options = pipeline_options(arguments)
+    options = read_options(arguments.options) if arguments.options else pipeline_options(arguments)
     case = load_case(arguments.case_dir, case_paths(arguments), series=series_choice(arguments))
     if arguments.progress_lines:
         def progress(percent: float, step: str) -> None:
-            print(f"PROGRESS {percent:.1f} {step}", file=sys.stderr, flush=True)
+            print(progress_line(percent, step), file=sys.stderr, flush=True)
 
         result = run_pipeline(case, options, progress)
     else:
