@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet -c constraints.txt
 DATA ?= $(or $(BRAINTUMORAI_DATA),../shared/data)
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test bench bench-strip peers clean
 
 venv: $(VENV)/.installed
 
@@ -24,6 +24,13 @@ test: venv
 
 bench: venv
 	$(BIN)/python -m BrainTumorAILib.bench --data $(DATA)
+
+peers: venv
+	$(BIN)/python -m pip install --quiet --upgrade --target .peers -c constraints.txt --no-deps deepbet==1.0.2 \
+		connected-components-3d==4.1.1 fill_voids==2.1.2 fastremap==1.21.0 pandas==3.1.1 python-dateutil six tzdata
+
+bench-strip: peers
+	PYTHONPATH=.peers $(BIN)/python -m BrainTumorAILib.stripping.bench --data $(DATA)
 
 clean:
 	rm -rf $(VENV) out

@@ -73,3 +73,20 @@ def test_an_unknown_held_out_head_is_refused(capsys):
     config = REPO_ROOT / "BrainTumorAI" / "Resources" / "Configs" / "stripping" / "residual-unet3d-real-heads.json"
     assert main(["train", "strip", "--config", str(config), "--hold-out-head", "heads/NONE"]) == 2
     assert "heads/NONE is not among the config's real_heads" in capsys.readouterr().err
+
+
+def test_deepbet_strips_through_the_same_path_when_installed_and_is_named_when_not(data_dir):
+    import importlib.util
+
+    path = data_dir / "samples" / "TCGA-FG-6692"
+    if not path.is_dir():
+        pytest.skip(f"TCGA-FG-6692 not found under {data_dir}")
+    image = load_image(path / "t1c.nii.gz")
+    if importlib.util.find_spec("deepbet") is None:
+        with pytest.raises(InputError, match="'deepbet' needs the deepbet package"):
+            strip_skull(image, method="deepbet")
+        return
+    reference = load_image(path / "brainmask-hdbet-on-t1c.nii.gz", label=True)
+    result = strip_skull(image, modality="t1c", method="deepbet", device="cpu")
+    assert result.method == "deepbet" and result.mask.same_grid(image)
+    assert dice(result.mask.array, reference.array) > 0.95

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from ..batch import run_batch
 from ..case import Case, load_case
 from ..labels import CONVENTIONS
+from ..stripping import METHODS
 from ..pipeline import STEPS, PipelineOptions, run_pipeline
 from ..protocol import progress_line, read_options
 from ..report import summary_line, write_outputs
@@ -38,7 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated steps (default {','.join(STEPS)})")
-    parser.add_argument("--strip-method", choices=("learned", "classical"), default="learned")
+    parser.add_argument("--strip-method", choices=METHODS, default="learned")
     parser.add_argument("--strip-model", help="skull-stripping model id (default: the registry's default)")
     parser.add_argument("--classify-model", help="classification model id")
     parser.add_argument("--segment-model", help="segmentation model id")

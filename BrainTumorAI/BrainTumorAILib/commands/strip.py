@@ -14,6 +14,7 @@ import numpy as np
 
 from ..case import SEQUENCES
 from ..image import load_image, save_image
+from ..stripping import METHODS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--modality", choices=SEQUENCES, help="its sequence (checked against the model's inputs)")
     parser.add_argument("--mask", required=True, help="output brain mask (uint8 0/1 on the input grid)")
     parser.add_argument("--brain", help="optional output: the input's voxels inside the mask, 0 outside")
-    parser.add_argument("--method", choices=("learned", "classical"), default="learned")
+    parser.add_argument("--method", choices=METHODS, default="learned")
     parser.add_argument("--model", dest="model_id", help="skull-stripping model id (default: the registry's default)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.set_defaults(func=run)

@@ -21,7 +21,7 @@ from .classical import classical_brain
 from .guard import check_mask, choose_mask, disagreement, head_region
 from .postprocess import solid_brain
 
-METHODS = ("learned", "classical")
+METHODS = ("learned", "classical", "deepbet")
 TASK = "skull_stripping"
 STRIPPED_COVER = 0.7
 
@@ -43,7 +43,7 @@ def strip_skull(image: Image, *, modality: str | None = None, method: str = "lea
                 device: str = "auto", guard: bool = True) -> StripResult:
     """Find the brain in ``image`` (any of T1, T1c, T2, FLAIR; with or without skull) and mask it.
 
-    ``method`` "learned" uses the registry's skull-stripping model (``model_id`` or the default), "classical" the
+    ``method`` "deepbet" runs that peer when it is installed (peers.py); "learned" uses the registry's skull-stripping model (``model_id`` or the default), "classical" the
     threshold-and-morphology baseline. ``guard`` False returns the learned mask unchecked, as a model evaluation
     must score it (no fallback). Raises InputError for an unusable image or option, ModelError for a model that
     cannot be used.
@@ -56,6 +56,11 @@ def strip_skull(image: Image, *, modality: str | None = None, method: str = "lea
         if guard:
             mask, method, warnings = _guard_learned(image, mask)
         card = card if method == "learned" else None
+    elif method == "deepbet":
+        from .peers import deepbet_mask
+
+        mask = deepbet_mask(image, device)
+        warnings = [f"deepbet mask: {problem}" for problem in check_mask(image.with_array(mask), image)]
     else:
         mask = _classical(image)
         warnings = [f"classical mask: {problem}" for problem in check_mask(image.with_array(mask), image)]
@@ -101,7 +106,7 @@ def _stripped_brain(image: Image, mask: np.ndarray) -> np.ndarray | None:
 
 def _check(image: Image, modality: str | None, method: str) -> None:
     if method not in METHODS:
-        raise InputError(f"Unknown skull-stripping method '{method}' (choose {' or '.join(METHODS)})")
+        raise InputError(f"Unknown skull-stripping method '{method}' (choose {', '.join(METHODS)})")
     if modality is not None and modality not in SEQUENCES:
         raise InputError(f"Unknown modality '{modality}' for {image.name} (choose one of {', '.join(SEQUENCES)})")
     array = image.array
