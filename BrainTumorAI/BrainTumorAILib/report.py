@@ -5,10 +5,12 @@ Every file goes through a temporary name, so a folder never holds a half-written
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from PIL import Image as PILImage
 
 from .atomic import atomic_path, write_json
 from .image import reorient, save_image
@@ -21,11 +23,14 @@ OUTPUT_NAMES = {"labels": "labels.nii.gz", "brainmask": "brainmask.nii.gz", "str
 
 
 def write_outputs(result: PipelineResult, out_dir: str | Path, *, extra_report: dict[str, Any] | None = None,
-                  dicom_sources: Sequence[Path] | None = None) -> dict[str, Path]:
-    """Write every output of ``result`` into ``out_dir``; report.json last, so its presence marks a finished case.
+                  dicom_sources: Sequence[Path] | None = None, timings: dict[str, float] | None = None,
+                  side_picture: np.ndarray | None = None) -> dict[str, Path]:
+    """Write every output of ``result`` into ``out_dir``, each once; report.json last, so its presence marks a
+    finished case.
 
     ``dicom_sources``: the files of the reference series when the case came from DICOM; the segmentation is then
-    also written as a DICOM SEG that references them."""
+    also written as a DICOM SEG that references them. ``timings`` join the report's ``timings_s``;
+    ``side_picture`` (an RGB (H, W, 3) uint8 render, e.g. Slicer's 3D view) goes right of the slice mosaic."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
@@ -42,13 +47,14 @@ def write_outputs(result: PipelineResult, out_dir: str | Path, *, extra_report: 
     if result.brain_mask is not None:
         written["brainmask"] = save_image(result.brain_mask, out / OUTPUT_NAMES["brainmask"], dtype=np.uint8)
         written["stripped"] = save_image(result.stripped, out / OUTPUT_NAMES["stripped"], dtype=np.float32)
-    written["picture"] = save_mosaic(result, out / OUTPUT_NAMES["picture"])
+    written["picture"] = save_mosaic(result, out / OUTPUT_NAMES["picture"], side_picture=side_picture)
     if result.classification_slices is not None and result.classification:
         written["classification_picture"] = save_slice_sheet(
             result.classification_slices, result.classification, out / OUTPUT_NAMES["classification_picture"])
     report = result.report()
     report["outputs"] = {key: path.name for key, path in written.items()}
     report.update(extra_report or {})
+    report["timings_s"].update(timings or {})
     written["report"] = write_json(report, out / OUTPUT_NAMES["report"])
     return written
 
@@ -60,8 +66,9 @@ def tumour_centre(classes: np.ndarray | None, shape: tuple[int, int, int]) -> tu
     return tuple(int(round(c)) for c in np.argwhere(classes > 0).mean(axis=0))  # type: ignore[return-value]
 
 
-def save_mosaic(result: PipelineResult, path: str | Path, sequences: tuple[str, ...] = ("flair", "t1c")) -> Path:
-    """A picture of axial, coronal and sagittal slices through the tumour: the reference image, overlays, title.
+def save_mosaic(result: PipelineResult, path: str | Path, side_picture: np.ndarray | None = None) -> Path:
+    """A picture of axial, coronal and sagittal slices through the tumour: the reference image, overlays, title;
+    ``side_picture`` (RGB (H, W, 3) uint8, a 3D render) scaled to its height on the right.
 
     Rows: the reference grid reoriented to LAS so that every picture reads the same way (the patient's right on the
     picture's left, as radiologists view it; superior and anterior up); columns: image, tumour overlay, brain mask.
@@ -108,10 +115,29 @@ def save_mosaic(result: PipelineResult, path: str | Path, sequences: tuple[str, 
     axes[0, 2].set_title("brain mask" if brain is not None else "no skull stripping")
     figure.suptitle(_caption(result), fontsize=10, wrap=True)  # the reason can outrun one line
     figure.tight_layout()
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
     plt.close(figure)
+    picture = PILImage.open(buffer).convert("RGB")
+    if side_picture is not None:
+        picture = _beside(picture, side_picture)
+    with atomic_path(path) as temporary:
+        picture.save(temporary, format="png")
     return Path(path)
+
+
+def _beside(mosaic: "PILImage.Image", render: np.ndarray) -> "PILImage.Image":
+    """``render`` scaled to the mosaic's height and put right of it, with a caption."""
+    from PIL import ImageDraw
+
+    side = PILImage.fromarray(render)
+    side = side.resize((round(side.width * mosaic.height / side.height), mosaic.height))
+    ImageDraw.Draw(side).text((12, 10), "3D: tumour segments and brain (Slicer 3D view)", fill="white",
+                              font_size=max(14, mosaic.height // 50))
+    combined = PILImage.new("RGB", (mosaic.width + side.width, mosaic.height), "white")
+    combined.paste(mosaic, (0, 0))
+    combined.paste(side, (mosaic.width, 0))
+    return combined
 
 
 def save_slice_sheet(slices: np.ndarray, classification: dict[str, Any], path: str | Path) -> Path:

@@ -23,7 +23,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # BrainTumorAILib and BrainTumorAISlicer
 
-import numpy as np  # noqa: E402
 import slicer  # noqa: E402
 import vtk  # noqa: E402
 
@@ -33,7 +32,7 @@ from BrainTumorAILib.errors import InputError  # noqa: E402
 from BrainTumorAILib.labels import CONVENTIONS  # noqa: E402
 from BrainTumorAILib.pipeline import STEPS, PipelineOptions  # noqa: E402
 from BrainTumorAILib.registration import MODES as REGISTRATION_MODES  # noqa: E402
-from BrainTumorAILib.report import OUTPUT_NAMES, summary_line, write_outputs  # noqa: E402
+from BrainTumorAILib.report import summary_line, write_outputs  # noqa: E402
 from BrainTumorAISlicer import mrml  # noqa: E402
 from BrainTumorAISlicer.headless import start_scene  # noqa: E402
 from BrainTumorAISlicer.logic import PipelineLogic  # noqa: E402
@@ -89,24 +88,6 @@ def write_segmentation(node, path: Path) -> None:
         raise OSError(f"Slicer could not write {path}")
 
 
-def compose_report_picture(mosaic_path: Path, render: np.ndarray) -> None:
-    """Put the 3D render to the right of the slice mosaic, in place (through a temporary name)."""
-    from PIL import Image, ImageDraw
-
-    from BrainTumorAILib.atomic import atomic_path
-
-    mosaic = Image.open(mosaic_path).convert("RGB")
-    picture = Image.fromarray(render)
-    picture = picture.resize((round(picture.width * mosaic.height / picture.height), mosaic.height))
-    ImageDraw.Draw(picture).text((12, 10), "3D: tumour segments and brain (Slicer 3D view)", fill="white",
-                                 font_size=max(14, mosaic.height // 50))
-    combined = Image.new("RGB", (mosaic.width + picture.width, mosaic.height), "white")
-    combined.paste(mosaic, (0, 0))
-    combined.paste(picture, (mosaic.width, 0))
-    with atomic_path(mosaic_path) as temporary:
-        combined.save(temporary)
-
-
 def process_case(folder: Path, out: Path, options: PipelineOptions, render_3d: bool) -> str:
     """One case into ``out`` (via a temporary folder beside it); returns the summary line."""
     scene = slicer.mrmlScene
@@ -118,17 +99,18 @@ def process_case(folder: Path, out: Path, options: PipelineOptions, render_3d: b
         nodes = PipelineLogic().process(inputs, options, name=folder.name)
         timings = {"slicer_logic": round(time.perf_counter() - started, 3)}
         extra = {"slicer": {"segmentation": SEGMENTATION_FILE, "scene_nodes": [n.GetName() for n in nodes.nodes()]}}
-        write_outputs(nodes.engine, staging, extra_report=extra)
+        rendered = None
+        if nodes.segmentation is not None and render_3d:
+            started = time.perf_counter()
+            shown = [nodes.segmentation] + ([nodes.brain] if nodes.brain is not None else [])
+            from BrainTumorAISlicer.render import render_3d as render
+
+            rendered = render(shown)
+            timings["render_3d"] = round(time.perf_counter() - started, 3)
+        staging.mkdir(parents=True)
         if nodes.segmentation is not None:
             write_segmentation(nodes.segmentation, staging / SEGMENTATION_FILE)
-            if render_3d:
-                started = time.perf_counter()
-                shown = [nodes.segmentation] + ([nodes.brain] if nodes.brain is not None else [])
-                from BrainTumorAISlicer.render import render_3d as render
-
-                compose_report_picture(staging / OUTPUT_NAMES["picture"], render(shown))
-                timings["render_3d"] = round(time.perf_counter() - started, 3)
-        _add_timings(staging / OUTPUT_NAMES["report"], timings)
+        write_outputs(nodes.engine, staging, extra_report=extra, timings=timings, side_picture=rendered)
         if out.exists():  # an unfinished earlier attempt (no report.json): replace it
             shutil.rmtree(out)
         os.replace(staging, out)
@@ -137,16 +119,6 @@ def process_case(folder: Path, out: Path, options: PipelineOptions, render_3d: b
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
         scene.Clear(0)
-
-
-def _add_timings(report_path: Path, timings: dict) -> None:
-    import json
-
-    from BrainTumorAILib.atomic import write_json
-
-    report = json.loads(report_path.read_text())
-    report["timings_s"].update(timings)
-    write_json(report, report_path)
 
 
 def main(argv: list[str]) -> int:
