@@ -25,8 +25,9 @@ def n4_correct(image: Image) -> Image:
     from .itk_io import image_to_sitk
 
     values = image.array.astype(np.float32)
-    mask = head_mask(values) & (values > 0)
-    if mask.sum() < 1000 or (values[head_mask(values)] < 0).mean() > 0.01:
+    head = head_mask(values)
+    mask = head & (values > 0)
+    if mask.sum() < 1000 or (values[head] < 0).mean() > 0.01:
         return image.with_array(values)
     full = image_to_sitk(image.with_array(np.where(mask, values, 0.0).astype(np.float32)))
     mask_itk = image_to_sitk(image.with_array(mask.astype(np.uint8)))

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..registry import MODELS_DIR
+from ..registry import MODELS_DIR, Registry
 from ..weights import sha256_of
-from .config import REPO_ROOT, resolve
+from .config import resolve
 
 DATA = ("Brain Tumor MRI Dataset (M. Nickparvar, Kaggle, CC0; a merge of figshare, SARTAJ and Br35H), training split "
         "as mirrored in KomalChaudhari8/BRAIN_TUMOR_APP: 4,289 jpgs (224 px) in ../shared/data/classification/"
@@ -131,11 +131,11 @@ BRIGHTNESS_SPLIT_WHY = (
 
 
 def registered_card_of(weights: Path) -> dict[str, Any]:
-    """The models.json entry whose bundled weights file is ``weights`` (a stage started from shipped weights)."""
-    registry = json.loads((REPO_ROOT / "models.json").read_text())
-    for entry in registry["models"]:
-        if entry.get("weights", {}).get("file") == weights.name:
-            return entry
+    """The training record of the registered classifier whose bundled weights file is ``weights`` (a stage started
+    from shipped weights)."""
+    for card in Registry.load().for_task("classification"):
+        if card.weights.get("file") == weights.name:
+            return {"training": card.training}
     raise SystemExit(f"No model card ships the init_from weights {weights}")
 
 

@@ -58,7 +58,7 @@ def load_real_heads(data: str | os.PathLike, folders: Sequence[str]) -> list[Rea
         image = resample_to(t1, grid, fill=0.0).array
         brain = resample_to(load_image(files["brainmask"], label=True), grid, label=True).array > 0
         tissue = resample_to(load_image(files["tissue"], label=True), grid, label=True).array
-        head = ndimage.binary_fill_holes(head_mask(image)) | brain
+        head = head_mask(image) | brain  # head_mask fills its holes
         box = tuple(slice(max(int(i.min()) - 2, 0), int(i.max()) + 3) for i in np.nonzero(head))
         image, brain, tissue, head = image[box], brain[box], tissue[box], head[box]
         low, high = np.percentile(image[head], (1, 99))
