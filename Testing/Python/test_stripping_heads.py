@@ -90,3 +90,14 @@ def test_deepbet_strips_through_the_same_path_when_installed_and_is_named_when_n
     result = strip_skull(image, modality="t1c", method="deepbet", device="cpu")
     assert result.method == "deepbet" and result.mask.same_grid(image)
     assert dice(result.mask.array, reference.array) > 0.95
+
+
+@pytest.mark.parametrize("case", ["BraTS2021_00000", "BraTS2021_00031"])
+def test_an_already_stripped_brats_brain_is_kept_whole(data_dir, case):
+    path = data_dir / "segmentation" / "brats2019-2021" / case / f"{case}_t1ce.nii.gz"
+    if not path.is_file():
+        pytest.skip(f"{case} not found under {data_dir}")
+    image = load_image(path)
+    mask = strip_skull(image, modality="t1c", device="cpu").mask.array > 0
+    brain = image.array != 0
+    assert (brain & mask).sum() >= 0.99 * brain.sum()
