@@ -6,7 +6,9 @@ from one run: a twin-aware random one and a brightness-inverted one, ``twins.bri
 ``standardise`` (``minmax`` or ``head_equalised``) and ``frame`` (crop to the head) are the per-image
 standardisation of ``standardise.py``. ``schedule`` is ``plateau`` (``reduce_lr``) or ``cosine`` (to zero over
 ``epochs``); ``selection`` is ``best`` (the epoch of best validation accuracy) or ``last`` (no held-out image
-chooses anything). ``init_from`` (a run's model.safetensors)
+chooses anything). ``extra_data``: [{"path": folder, "repeat": n}], more class folders (such as slices cut from 3D
+studies, ``study_slices.py``) added ``repeat`` times to the training side only, never to a held-out set.
+``init_from`` (a run's model.safetensors)
 starts from an earlier stage's weights, e.g. to continue at a lower rate. ``early_stopping`` and ``reduce_lr``
 follow seed 000: stop after ``patience`` epochs without a validation-accuracy gain and restore the best epoch;
 multiply the learning rate by ``factor`` after ``patience`` epochs without a validation-loss gain, down to ``min_lr``.
@@ -32,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "init_from": None,
     "data": "../shared/data/classification/masoud-train",
     "max_images_per_class": None,
+    "extra_data": [],
     "image_size": 128,
     "standardise": "minmax",
     "frame": False,
@@ -64,6 +67,11 @@ def load_config(source: str | os.PathLike | dict[str, Any]) -> dict[str, Any]:
     for field, choices in (("schedule", SCHEDULES), ("selection", SELECTIONS), ("standardise", STANDARDISATIONS)):
         if config[field] not in choices:
             raise InputError(f"Unknown {field} '{config[field]}' (choose {', '.join(choices)}): {where}")
+    for entry in config["extra_data"]:
+        if not (isinstance(entry, dict) and isinstance(entry.get("path"), str)
+                and isinstance(entry.get("repeat", 1), int) and entry.get("repeat", 1) >= 1):
+            raise InputError(f"extra_data entries need a folder 'path' and a whole 'repeat' >= 1, not {entry!r}: "
+                             f"{where}")
     if config["image_size"] % 32:
         raise InputError(f"image_size must be a multiple of 32, not {config['image_size']}: {where}")
     return config

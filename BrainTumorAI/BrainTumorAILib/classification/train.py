@@ -121,6 +121,21 @@ def predict_logits(network: torch.nn.Module, images: torch.Tensor, batch_size: i
                           for i in range(0, len(images), batch_size)])
 
 
+def extra_training_data(config: dict[str, Any], progress: bool) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """The ``extra_data`` folders' images (N, S, S), each repeated as its entry says, their labels (N,) and
+    {folder: images before repetition}."""
+    size = int(config["image_size"])
+    images, labels, counts = [np.zeros((0, size, size), np.float32)], [np.zeros(0, np.int64)], {}
+    for entry in config["extra_data"]:
+        folder = resolve(entry["path"])
+        found, found_labels = load_arrays(find_samples(folder), size, progress=progress, frame=bool(config["frame"]))
+        repeat = int(entry.get("repeat", 1))
+        images.append(np.tile(found, (repeat, 1, 1)))
+        labels.append(np.tile(found_labels, repeat))
+        counts[entry["path"]] = len(found)
+    return np.concatenate(images), np.concatenate(labels), counts
+
+
 def split_indices(config: dict[str, Any], images: np.ndarray, labels: np.ndarray, groups: np.ndarray,
                   seed: int) -> dict[str, np.ndarray]:
     """Index arrays ``train`` and ``validation`` (and ``brightness_holdout`` for ``twin_and_brightness``)."""
@@ -177,15 +192,18 @@ def train(config_source: str | os.PathLike | dict[str, Any], out_dir: str | os.P
                          f"{data_dir(config)}")
     leaked = int(np.isin(groups[val_index], groups[train_index]).sum())
 
+    extra_images, extra_labels, extra_counts = extra_training_data(config, progress)
     network = build_network(config["architecture"])
     if config.get("init_from"):
         network.load_state_dict(load_weights(resolve(config["init_from"])))
     optimiser, scheduler = make_optimiser(config, network)
-    criterion = loss_function(config, labels[train_index])
+    train_labels_all = np.concatenate([labels[train_index], extra_labels])
+    criterion = loss_function(config, train_labels_all)
     augmentation = Augmentation(**config["augmentation"])
     method = config["standardise"]
     generator = torch.Generator().manual_seed(seed)
-    train_images, train_labels = torch.from_numpy(images[train_index]), torch.from_numpy(labels[train_index])
+    train_images = torch.from_numpy(np.concatenate([images[train_index], extra_images]))
+    train_labels = torch.from_numpy(train_labels_all)
     held_out = {name: (torch.from_numpy(standardise(images[index], method)), torch.from_numpy(labels[index]))
                 for name, index in parts.items() if name != "train"}
     batch_size = int(config["batch_size"])
@@ -193,7 +211,8 @@ def train(config_source: str | os.PathLike | dict[str, Any], out_dir: str | os.P
     history: list[dict[str, Any]] = []
     best: tuple[float, int, dict[str, Evaluation]] | None = None
     facts = {"name": config["name"], "seed": seed, "threads": threads_used, "split": config["split"]["kind"],
-             "train_images": len(train_index), "validation_images": len(val_index),
+             "train_images": len(train_index), "extra_training_images": extra_counts,
+             "validation_images": len(val_index),
              "validation_images_with_twin_in_train": leaked, "twins": report.as_dict(),
              "held_out_images": {name: len(index) for name, index in parts.items() if name != "train"}}
     epochs_bar = tqdm(range(int(config["epochs"])), desc=f"Training {config['name']}", disable=not progress)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 from scipy import ndimage
@@ -71,10 +71,16 @@ class Decision:
 
 def choose_sequence(case: Case) -> str:
     """The first of t1c, t1, flair, t2 that the case has."""
+    return preferred_sequence(case.images, case.name)
+
+
+def preferred_sequence(sequences: Iterable[str], case_name: str) -> str:
+    """The first of t1c, t1, flair, t2 among ``sequences`` (InputError naming the case when there is none)."""
+    present = set(sequences)
     for sequence in SEQUENCE_PREFERENCE:
-        if sequence in case.images:
+        if sequence in present:
             return sequence
-    raise InputError(f"Case '{case.name}' has none of {', '.join(SEQUENCE_PREFERENCE)} to classify")
+    raise InputError(f"Case '{case_name}' has none of {', '.join(SEQUENCE_PREFERENCE)} to classify")
 
 
 def slice_positions(low: int, high: int, spacing: float, centre: int | None = None,
@@ -108,10 +114,37 @@ def render_slice(volume: np.ndarray, spacing: tuple[float, float, float], axis: 
     return to_unit_range(square)
 
 
-def _extent(mask: np.ndarray, axis: int) -> tuple[int, int]:
+def extent(mask: np.ndarray, axis: int) -> tuple[int, int]:
     """First and last index along ``axis`` where the (I, J, K) ``mask`` holds a True voxel."""
     present = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
     return int(present[0]), int(present[-1])
+
+
+@dataclasses.dataclass(frozen=True)
+class FramedVolume:
+    """A volume made ready for slicing: ``ras`` the image reoriented to RAS, ``crop`` its box around the head (plus
+    HEAD_MARGIN_MM), ``volume`` (I, J, K) the cropped intensities min-max scaled inside the head, ``head`` the
+    cropped head mask."""
+
+    ras: Image
+    crop: Any
+    volume: np.ndarray
+    head: np.ndarray
+
+    def on_crop(self, mask: np.ndarray, image: Image) -> np.ndarray:
+        """A boolean (I, J, K) mask on ``image``'s grid, reoriented to RAS and cropped like ``volume``."""
+        return self.crop.apply(reorient(Image(mask, image.affine), "RAS").array)
+
+
+def framed_volume(image: Image) -> FramedVolume:
+    """Reorient to RAS, find the head, crop to it and scale the intensities (InputError for an empty image)."""
+    ras = reorient(image, "RAS")
+    mask = head_mask(ras.array)
+    if mask.sum() < 64:
+        raise InputError(f"No head found to classify (the image is empty or constant): {image.path or 'image'}")
+    margin = tuple(int(round(HEAD_MARGIN_MM / s)) for s in ras.spacing)
+    crop = bounding_box(mask, margin)
+    return FramedVolume(ras, crop, crop.apply(minmax(ras.array, mask)), crop.apply(mask))
 
 
 def volume_slices(image: Image, size: int, sigma: float, tumour: np.ndarray | None = None
@@ -121,26 +154,27 @@ def volume_slices(image: Image, size: int, sigma: float, tumour: np.ndarray | No
     ``tumour``: None for the 27 slices around the head's middle, or a boolean (I, J, K) mask on ``image``'s grid for
     the 15 slices through its centre of mass (see the module docstring).
     """
-    ras = reorient(image, "RAS")
-    mask = head_mask(ras.array)
-    if mask.sum() < 64:
-        raise InputError(f"No head found to classify (the image is empty or constant): {image.path or 'image'}")
-    margin = tuple(int(round(HEAD_MARGIN_MM / s)) for s in ras.spacing)
-    crop = bounding_box(mask, margin)
-    volume = crop.apply(minmax(ras.array, mask))
-    around, offsets = crop.apply(mask), OFFSETS_MM
+    framed = framed_volume(image)
+    around, offsets = framed.head, OFFSETS_MM
     centre: list[int | None] = [None, None, None]
     if tumour is not None:
-        around, offsets = crop.apply(reorient(Image(tumour, image.affine), "RAS").array), TUMOUR_OFFSETS_MM
+        around, offsets = framed.on_crop(tumour, image), TUMOUR_OFFSETS_MM
         if not around.any():
             raise InputError(f"The tumour map has no voxel inside the head of {image.path or 'image'}")
         centre = [int(round(c)) for c in np.argwhere(around).mean(axis=0)]
+    return slices_at(framed, {view: slice_positions(*extent(around, axis), framed.ras.spacing[axis], centre[axis],
+                                                      offsets) for view, axis in VIEWS.items()}, size, sigma)
+
+
+def slices_at(framed: FramedVolume, positions: dict[str, list[tuple[int, int]]], size: int, sigma: float
+              ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Rendered slices (N, size, size) at {view: [(offset_mm, cropped index)]} and where each comes from."""
     slices, where = [], []
-    for view, axis in VIEWS.items():
-        low, high = _extent(around, axis)
-        for offset, index in slice_positions(low, high, ras.spacing[axis], centre[axis], offsets):
-            slices.append(render_slice(volume, ras.spacing, axis, index, size, sigma))
-            where.append({"view": view, "offset_mm": offset, "index_ras": index + crop.start[axis]})
+    for view, places in positions.items():
+        axis = VIEWS[view]
+        for offset, index in places:
+            slices.append(render_slice(framed.volume, framed.ras.spacing, axis, index, size, sigma))
+            where.append({"view": view, "offset_mm": offset, "index_ras": index + framed.crop.start[axis]})
     return np.stack(slices), where
 
 
