@@ -15,6 +15,7 @@ from BrainTumorAILib.classification.train import train
 from BrainTumorAILib.errors import InputError
 from BrainTumorAILib.image import load_image
 from BrainTumorAILib.phantom import make_phantom
+from BrainTumorAILib.registry import Registry
 from classification_models import tiny_config, write_dataset
 from seg_training_data import write_phantoms
 
@@ -84,6 +85,8 @@ def test_extra_data_joins_the_training_side_only(tmp_path):
     assert metrics["validation_images"] == plain["validation_images"]
     assert metrics["train_images"] == plain["train_images"]
     assert not any(str(extra) in name for name in metrics.get("validation_files", []))
+    card = Registry.load(tmp_path / "with-extra" / "models.json").default("classification")
+    assert card.models_dir == (tmp_path / "with-extra").resolve() and card.weights["file"] == "model.safetensors"
 
 
 def test_extra_data_entries_are_checked(tmp_path):

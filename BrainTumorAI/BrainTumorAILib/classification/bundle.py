@@ -29,6 +29,15 @@ THREE_D = ("No 3D tumour-type classifier is trained: the 3D data here (14 BraTS 
            "with its reason when the evidence splits).")
 
 
+STUDY_SLICES = ("No 3D tumour-type classifier is trained: the 3D data here has no meningioma or pituitary study. "
+                "A study's type comes from this 2D network's votes on slices rendered like the training images "
+                "(classification/volume.py: 15 slices through the segmented tumour, or 27 around the head's middle "
+                "without one; votes and shares decide, 'uncertain' with its reason when the evidence splits). Its "
+                "training adds slices cut from 3D studies by the same rendering (classification/study_slices.py, "
+                "the config's extra_data): glioma slices through the labelled tumours of BraTS cases, their "
+                "tumour-free slices and healthy heads, whole and brain only, as notumor.")
+
+
 def bundled_card(final_run: Path, naive_run: Path | None = None) -> dict[str, Any]:
     """The models.json entry for ``final_run``'s network, with ``naive_run``'s accuracy beside the twin-aware one
     when given.
@@ -62,7 +71,8 @@ def bundled_card(final_run: Path, naive_run: Path | None = None) -> dict[str, An
             {"command": stage.get("command"), **{key: stage.get(key) for key in recipe_keys if key in stage},
              "validation_accuracy": stage.get("metrics", metrics["validation"])["accuracy"]} for stage in stages],
         "split": split_description(config, metrics),
-        "three_d": THREE_D,
+        "three_d": STUDY_SLICES if config.get("extra_data") else THREE_D,
+        **({"extra_data": metrics.get("extra_training_images")} if config.get("extra_data") else {}),
         "training_seconds_all_stages": round(sum(stage.get("seconds", 0) for stage in stages[:-1])
                                              + metrics["training_seconds"]
                                              + (registered["training"]["training_seconds_all_stages"]

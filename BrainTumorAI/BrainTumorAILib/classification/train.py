@@ -1,8 +1,9 @@
 """Train a 2D tumour-type classifier from a config: twin-aware split, augmentation, plateau LR, early stopping.
 
 Writes into ``out_dir`` after every epoch: ``model.safetensors`` (the best epoch's weights), ``metrics.json``
-(history, confusion matrix, per-class recall, the twin report and the split) and ``card.json`` (a models.json entry,
-ready to bundle), so a stopped run keeps its best epoch.
+(history, confusion matrix, per-class recall, the twin report and the split), ``card.json`` (a models.json entry,
+ready to bundle) and ``models.json`` (a registry of that one model, so ``BRAINTUMORAI_MODELS=RUN/models.json``
+classifies with it as deployed), so a stopped run keeps its best epoch.
 Deterministic for a given seed and thread count.
 """
 
@@ -266,7 +267,9 @@ def train(config_source: str | os.PathLike | dict[str, Any], out_dir: str | os.P
                                              images[index], labels[index], method)
                 for name, index in parts.items() if name != "train"}
         write_json(metrics, out_dir / "metrics.json")
-        write_json(card_of(config, metrics, out_dir / "model.safetensors"), out_dir / "card.json")
+        card = card_of(config, metrics, out_dir / "model.safetensors")
+        write_json(card, out_dir / "card.json")
+        write_json({"version": 1, "models_dir": ".", "models": [card | {"default": True}]}, out_dir / "models.json")
         if stop:
             break
     return metrics
