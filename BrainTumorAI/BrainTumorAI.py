@@ -333,8 +333,8 @@ class BrainTumorAITest(ScriptedLoadableModuleTest):
     def test_PhantomPipeline(self):
         import numpy as np
 
-        from BrainTumorAILib.labels import regions
-        from BrainTumorAILib.phantom import make_phantom
+        from BrainTumorAILib.core.labels import regions
+        from BrainTumorAILib.core.phantom import make_phantom
         from BrainTumorAILib.pipeline import PipelineOptions
         from BrainTumorAISlicer.mrml import ijk_to_ras
         from BrainTumorAISlicer.terminology import tumour_segments
@@ -385,8 +385,8 @@ class BrainTumorAITest(ScriptedLoadableModuleTest):
         self.delayDisplay("Test passed")
 
     def test_BadInputsLeaveSceneUnchanged(self):
-        from BrainTumorAILib.errors import BrainTumorAIError
-        from BrainTumorAILib.phantom import make_phantom
+        from BrainTumorAILib.core.errors import BrainTumorAIError
+        from BrainTumorAILib.core.phantom import make_phantom
         from BrainTumorAILib.pipeline import PipelineOptions
         from BrainTumorAISlicer.mrml import add_volume
 

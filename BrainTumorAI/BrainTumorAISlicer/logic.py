@@ -33,7 +33,7 @@ class PipelineLogic:
     @staticmethod
     def availableModels(task: str) -> list:
         """(id, title) of every registered model for ``task``, the default first."""
-        from BrainTumorAILib.registry import Registry
+        from BrainTumorAILib.core.registry import Registry
 
         cards = sorted(Registry.load().for_task(task), key=lambda card: not card.default)
         return [(card.id, card.title) for card in cards]
@@ -41,7 +41,7 @@ class PipelineLogic:
     @staticmethod
     def assignInputs(volumeNodes) -> dict:
         """Sequence -> volume node, recognised by node name as the engine recognises file names."""
-        from BrainTumorAILib.case import sequence_of
+        from BrainTumorAILib.core.case import sequence_of
 
         assigned = {}
         for node in volumeNodes:
@@ -52,9 +52,9 @@ class PipelineLogic:
 
     def case(self, inputs: dict, options, name: Optional[str] = None):
         """Check the inputs and return them as an engine Case; raises BrainTumorAIError naming the problem."""
-        from BrainTumorAILib.case import Case, check_overlap
-        from BrainTumorAILib.errors import InputError
-        from BrainTumorAILib.registry import Registry
+        from BrainTumorAILib.core.case import Case, check_overlap
+        from BrainTumorAILib.core.errors import InputError
+        from BrainTumorAILib.core.registry import Registry
         from BrainTumorAISlicer.mrml import image_from_volume
 
         if not inputs:
@@ -78,8 +78,8 @@ class PipelineLogic:
     @staticmethod
     def referenceNode(inputs: dict, options):
         """The input whose grid every output uses: the chosen reference, else t1c, else flair, t1, t2."""
-        from BrainTumorAILib.case import REFERENCE_PREFERENCE
-        from BrainTumorAILib.errors import InputError
+        from BrainTumorAILib.core.case import REFERENCE_PREFERENCE
+        from BrainTumorAILib.core.errors import InputError
 
         if options.reference:
             if options.reference not in inputs:
@@ -113,7 +113,7 @@ class PipelineLogic:
 
     def finishProcess(self, job: BrainTumorAIJob):
         """Add the nodes of a child process that ended successfully; returns ``ResultNodes``."""
-        from BrainTumorAILib.errors import BrainTumorAIError
+        from BrainTumorAILib.core.errors import BrainTumorAIError
         from BrainTumorAISlicer.results import EngineOutputs, add_result_nodes
 
         state = job.process.poll()

@@ -27,11 +27,11 @@ import slicer  # noqa: E402
 import vtk  # noqa: E402
 
 from BrainTumorAILib.batch import run_batch  # noqa: E402
-from BrainTumorAILib.case import find_sequences  # noqa: E402
-from BrainTumorAILib.errors import InputError  # noqa: E402
-from BrainTumorAILib.labels import CONVENTIONS  # noqa: E402
+from BrainTumorAILib.core.case import find_sequences  # noqa: E402
+from BrainTumorAILib.core.errors import InputError  # noqa: E402
+from BrainTumorAILib.core.labels import CONVENTIONS  # noqa: E402
+from BrainTumorAILib.core.registration import MODES as REGISTRATION_MODES  # noqa: E402
 from BrainTumorAILib.pipeline import STEPS, PipelineOptions  # noqa: E402
-from BrainTumorAILib.registration import MODES as REGISTRATION_MODES  # noqa: E402
 from BrainTumorAILib.report import summary_line, write_outputs  # noqa: E402
 from BrainTumorAISlicer import mrml  # noqa: E402
 from BrainTumorAISlicer.headless import start_scene  # noqa: E402

@@ -1,0 +1,154 @@
+"""Run a segmentation network over a network array: MONAI sliding windows, flip TTA, uncertainty.
+
+Arrays here live on the network grid of ``inputs.network_input`` (RAS axes, cropped to the brain's box): the input
+is (C, I', J', K') float32 and every output keeps the spatial shape (I', J', K'). Geometry stays with
+``inputs.NetworkGrid``; this file never looks at affines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from monai.inferers import sliding_window_inference
+from tqdm import tqdm
+
+from ...core.errors import ModelError
+from .inputs import activate
+
+Progress = Callable[[float, str], None]
+# identity, then a mirror along each spatial axis of a (B, C, I, J, K) tensor
+TTA_FLIPS: tuple[tuple[int, ...], ...] = ((), (2,), (3,), (4,))
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowSettings:
+    """Sliding-window options: window size (multiple of the network's stride), overlap, windows per batch.
+
+    With ``multiple`` (the network's stride), a window never exceeds the volume rounded up to that multiple, so a
+    volume smaller than the window along an axis is run in one piece there instead of being padded out to it.
+    """
+
+    roi_size: tuple[int, int, int] = (128, 128, 128)
+    overlap: float = 0.25
+    sw_batch_size: int = 1
+    mode: str = "gaussian"
+    multiple: int | None = None
+
+    @classmethod
+    def from_card(cls, card: Any, **overrides: Any) -> "WindowSettings":
+        """The settings of a model card or training config: its ``inference`` window options and its
+        ``preprocessing.multiple`` (the stride), then the ``overrides`` that are not None."""
+        values = {key: card.inference[key] for key in ("roi_size", "overlap", "sw_batch_size", "mode")
+                  if key in card.inference}
+        if "multiple" in card.preprocessing:
+            values["multiple"] = int(card.preprocessing["multiple"])
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        if "roi_size" in values:
+            values["roi_size"] = tuple(int(n) for n in values["roi_size"])
+        return cls(**values)
+
+    def fitted(self, shape: Sequence[int]) -> "WindowSettings":
+        """These settings with the window cut down to a volume of ``shape`` (when ``multiple`` is set)."""
+        if not self.multiple:
+            return self
+        roi = tuple(min(r, -(-int(n) // self.multiple) * self.multiple) for r, n in zip(self.roi_size, shape))
+        return dataclasses.replace(self, roi_size=roi)
+
+    def window_count(self, shape: Sequence[int]) -> int:
+        """How many windows MONAI's sliding window visits over a volume of ``shape`` (after padding to the roi)."""
+        count = 1
+        for size, roi in zip(shape, self.roi_size):
+            size = max(size, roi)
+            interval = roi if size == roi else max(int(roi * (1 - self.overlap)), 1)
+            count *= math.ceil((size - roi) / interval) + 1
+        return count
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """Mean probabilities (C, I', J', K') float32 and, with TTA, the std of the tumour probability (I', J', K')."""
+
+    probabilities: np.ndarray
+    spread: np.ndarray | None
+
+
+def predict(model: torch.nn.Module, array: np.ndarray, outputs: Mapping[str, Any], settings: WindowSettings, *,
+            device: torch.device, tta: bool = False, progress: Progress | None = None) -> Prediction:
+    """Probabilities of ``model`` over the network array (C, I', J', K'), averaged over flips when ``tta``.
+
+    Runs under ``torch.inference_mode``, with float16 autocast on CUDA and channels-last memory on the CPU.
+    """
+    flips = TTA_FLIPS if tta else ((),)
+    settings = settings.fitted(array.shape[1:])
+    windows_per_pass = math.ceil(settings.window_count(array.shape[1:]) / settings.sw_batch_size)
+    total = windows_per_pass * len(flips)
+    bar = tqdm(total=total, desc="Segmenting", unit="batch", leave=False, disable=None)
+    done = [0]
+
+    def network(batch: torch.Tensor) -> torch.Tensor:
+        if device.type == "cpu":
+            batch = batch.contiguous(memory_format=torch.channels_last_3d)
+        result = model(batch).float()
+        done[0] += 1
+        bar.update(1)
+        if progress:
+            progress(min(done[0] / total, 1.0), "segmenting")
+        return result
+
+    autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else contextlib.nullcontext()
+    inputs = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None].to(device)
+    # pad at the far end up to the window (MONAI would pad both ends, moving the windows off the grid's stride phase)
+    shortfall = [max(roi - size, 0) for roi, size in zip(settings.roi_size, array.shape[1:])]
+    inputs = torch.nn.functional.pad(inputs, [amount for n in reversed(shortfall) for amount in (0, n)])
+    inside = (slice(None), *[slice(0, size) for size in array.shape[1:]])
+    passes = []
+    try:
+        with torch.inference_mode(), autocast:
+            for axes in flips:
+                flipped = torch.flip(inputs, axes) if axes else inputs
+                logits = sliding_window_inference(flipped, settings.roi_size, settings.sw_batch_size, network,
+                                                  overlap=settings.overlap, mode=settings.mode)
+                logits = torch.flip(logits, axes) if axes else logits
+                _check_channels(logits, outputs)
+                passes.append(activate(logits.float(), outputs)[0][inside].cpu().numpy())
+    finally:
+        bar.close()
+    probabilities = np.mean(passes, axis=0).astype(np.float32) if len(passes) > 1 else passes[0]
+    spread = None
+    if tta:
+        spread = np.std([tumour_probability(p, outputs) for p in passes], axis=0).astype(np.float32)
+    return Prediction(probabilities, spread)
+
+
+def prepare_model(model: torch.nn.Module, device: torch.device, n_inputs: int, model_id: str) -> torch.nn.Module:
+    """Move ``model`` to ``device`` for inference; raise ModelError when it does not take ``n_inputs`` channels."""
+    first_conv = next((p for p in model.parameters() if p.ndim == 5), None)
+    if first_conv is not None and first_conv.shape[1] != n_inputs:
+        raise ModelError(f"Model '{model_id}' takes {first_conv.shape[1]} input channels but its card lists "
+                         f"{n_inputs} input sequences")
+    model = model.to(device).eval()
+    if device.type == "cpu":
+        model = model.to(memory_format=torch.channels_last_3d)
+    return model
+
+
+def tumour_probability(probabilities: np.ndarray, outputs: Mapping[str, Any]) -> np.ndarray:
+    """P(whole tumour) per voxel, (I, J, K), from probabilities (C, I, J, K) of the card's channels."""
+    channels = list(outputs["channels"])
+    if outputs.get("activation") == "softmax":
+        return 1.0 - probabilities[channels.index("background")]
+    if "WT" in channels:
+        return probabilities[channels.index("WT")]
+    return probabilities.max(axis=0)
+
+
+def _check_channels(logits: torch.Tensor, outputs: Mapping[str, Any]) -> None:
+    expected = len(outputs["channels"])
+    if logits.shape[1] != expected:
+        raise ModelError(f"The network gives {logits.shape[1]} output channels but its card names {expected} "
+                         f"({', '.join(outputs['channels'])})")
