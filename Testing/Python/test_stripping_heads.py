@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from BrainTumorAILab.classification.config import REPO_ROOT
+from BrainTumorAILab.stripping.painting import Randomisation
 from BrainTumorAILab.stripping.real_heads import load_real_heads
-from BrainTumorAILab.stripping.synthesis import Randomisation, synthetic_head
+from BrainTumorAILab.stripping.synthesis import synthetic_head
 from BrainTumorAILib.cli import main
 from BrainTumorAILib.core.errors import InputError
 from BrainTumorAILib.core.image import load_image, reorient

@@ -113,7 +113,8 @@ def test_train_command_with_a_broken_config_names_it(tmp_path, capsys):
 
 
 def test_a_head_cut_at_both_ends_loses_its_brain_there():
-    from BrainTumorAILab.stripping.synthesis import Randomisation, synthetic_head
+    from BrainTumorAILab.stripping.painting import Randomisation
+    from BrainTumorAILab.stripping.synthesis import synthetic_head
 
     cut = Randomisation(spacing_mm=6.0, grid_shape=(32, 38, 32), fov_cut_prob=1.0, fov_cut_both_prob=1.0,
                         fov_cut_fraction=(0.25, 0.3), stripped_prob=0.0)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from BrainTumorAILab.stripping.painting import Randomisation
 from BrainTumorAILab.stripping.real_brains import SOURCE_SPACING_MM, load_real_brains, real_brain_head
-from BrainTumorAILab.stripping.synthesis import Randomisation, synthetic_head
+from BrainTumorAILab.stripping.synthesis import synthetic_head
 from BrainTumorAILab.stripping.training import real_brains_of
 from BrainTumorAILib.core.errors import InputError
 from BrainTumorAILib.core.image import Image, reorient, save_image

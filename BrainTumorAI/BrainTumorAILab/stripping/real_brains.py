@@ -23,7 +23,7 @@ from BrainTumorAILib.core.errors import InputError
 from BrainTumorAILib.core.image import load_image, resample_to
 from BrainTumorAILib.core.phantom import AIR, DIPLOE, GREY, NECK, SCALP, SKULL, phantom_affine
 from BrainTumorAILib.tasks.stripping.grid import coarse_grid
-from .synthesis import MUSCLE, OUTER_CSF, smooth_noise
+from .painting import MUSCLE, OUTER_CSF, smooth_noise
 
 SOURCE_SPACING_MM = 2.0
 

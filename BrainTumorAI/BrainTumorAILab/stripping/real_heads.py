@@ -23,8 +23,8 @@ from BrainTumorAILib.core.errors import InputError
 from BrainTumorAILib.core.image import load_image, resample_to
 from BrainTumorAILib.core.preprocess import head_mask
 from BrainTumorAILib.tasks.stripping.grid import coarse_grid
+from .painting import Randomisation, contrast_curve, paint, smooth_noise
 from .real_brains import brain_frame_points
-from .synthesis import Randomisation, contrast_curve, paint, smooth_noise
 
 SOURCE_SPACING_MM = 2.0
 BRAIN_LABELS = 6  # tissue labels 1..6 of the heads' *_tissue maps

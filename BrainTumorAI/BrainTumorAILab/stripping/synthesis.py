@@ -12,61 +12,25 @@ view or an already stripped brain. So the network learns the brain's shape and c
 
 from __future__ import annotations
 
-import dataclasses
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 from scipy import ndimage
 
-from BrainTumorAILib.core.phantom import AIR, CONTRASTS, CSF, GREY, NECK, SCALP, TISSUES, WHITE, make_phantom
+from BrainTumorAILib.core.phantom import CSF, GREY, NECK, SCALP, WHITE, make_phantom
 from BrainTumorAILib.tasks.stripping.grid import normalise_intensity
-
-if TYPE_CHECKING:
-    from .real_brains import RealBrain
-    from .real_heads import RealHead
-
-OUTER_CSF, MUSCLE = len(TISSUES), len(TISSUES) + 1  # labels beyond the phantom's tissue codes
-LABELS = len(TISSUES) + 2
+from .painting import MUSCLE, OUTER_CSF, Randomisation, contrast_curve, paint, smooth_noise
+from .real_brains import RealBrain, real_brain_head
+from .real_heads import RealHead, real_head_sample
 
 
-@dataclasses.dataclass(frozen=True)
-class Randomisation:
-    """Ranges of the random draws (probabilities and bounds); defaults are the bundled model's."""
-
-    grid_shape: tuple[int, int, int] = (48, 60, 48)
-    spacing_mm: float = 4.0
-    size_jitter: float = 0.12  # heads scaled by up to +-12 %
-    oblique_prob: float = 0.7
-    real_contrast_prob: float = 0.35
-    texture: float = 0.12
-    blur_voxels: tuple[float, float] = (0.2, 0.9)
-    bias: float = 0.35
-    thick_slice_prob: float = 0.6
-    slice_mm: tuple[float, float] = (1.0, 6.0)
-    noise: tuple[float, float] = (0.0, 0.06)
-    gamma: float = 0.3
-    fov_cut_prob: float = 0.3
-    fov_cut_fraction: tuple[float, float] = (0.1, 0.3)  # share of the axis blanked at an end
-    fov_cut_both_prob: float = 0.0  # share of cut heads blanked at both ends (thick-slice scans that cover part of it)
-    stripped_prob: float = 0.12
-    csf_extra_prob: float = 0.6  # share of heads whose brain loses a smooth random depth to the CSF around it
-    csf_extra_mm: float = 7.0  # largest such depth
-    sulci_prob: float = 0.7
-    muscle_prob: float = 0.5
-    real_brain_prob: float = 0.0  # share of heads built around a real brain (real_brains.py) when brains are given
-    real_head_prob: float = 0.0  # share of heads that are a posed real head (real_heads.py) when heads are given
-
-
-def synthetic_head(seed: int, randomisation: Randomisation = Randomisation(), brains: Sequence["RealBrain"] = (),
-                   heads: Sequence["RealHead"] = ()) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_head(seed: int, randomisation: Randomisation = Randomisation(), brains: Sequence[RealBrain] = (),
+                   heads: Sequence[RealHead] = ()) -> tuple[np.ndarray, np.ndarray]:
     """One training pair on the working grid: (normalised image float32 (I, J, K), brain mask uint8 (I, J, K)).
 
     With ``heads``, a share ``real_head_prob`` of the samples is one of them posed and repainted (real_heads.py).
     With ``brains``, a share ``real_brain_prob`` of the others is built around one of them (real_brains.py), the
     rest around the phantom's brain; without either, the heads are those of the same seed before they existed."""
-    from .real_brains import real_brain_head
-    from .real_heads import real_head_sample
-
     r = randomisation
     rng = np.random.default_rng(seed)
     spacing = r.spacing_mm * (1 + rng.uniform(-r.size_jitter, r.size_jitter))
@@ -95,12 +59,6 @@ def synthetic_head(seed: int, randomisation: Randomisation = Randomisation(), br
     return normalise_intensity(np.ascontiguousarray(image)), np.ascontiguousarray(brain).astype(np.uint8)
 
 
-def smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
-    """Gaussian-smoothed white noise scaled to unit standard deviation, float32."""
-    field = ndimage.gaussian_filter(rng.normal(size=shape).astype(np.float32), sigma)
-    return field / max(float(field.std()), 1e-6)
-
-
 def _vary_anatomy(rng: np.random.Generator, tissues: np.ndarray, brain: np.ndarray, spacing_mm: float,
                   r: Randomisation) -> tuple[np.ndarray, np.ndarray]:
     """Label map (I, J, K) uint8 with OUTER_CSF for the CSF around the brain, sometimes deepened into the brain by
@@ -123,38 +81,6 @@ def _vary_anatomy(rng: np.random.Generator, tissues: np.ndarray, brain: np.ndarr
         soft = np.isin(tissues, (SCALP, NECK))
         labels[soft & (smooth_noise(rng, brain.shape, 6.0 / spacing_mm) > rng.uniform(-0.5, 1.0))] = MUSCLE
     return labels, brain
-
-
-def contrast_curve(rng: np.random.Generator, r: Randomisation) -> Callable[[np.ndarray], np.ndarray]:
-    """A random intensity curve on 0..1.2 for a real brain's interior: with ``real_contrast_prob`` an increasing one
-    (the sequence's own contrast, rescaled), else through random levels at five knots (any contrast at all)."""
-    knots = np.linspace(0.0, 1.2, 5)
-    if rng.random() < r.real_contrast_prob:
-        levels = np.sort(rng.uniform(0.0, 1.0, 5))
-    else:
-        levels = rng.uniform(0.0, 1.0, 5)
-    return lambda values: np.interp(values, knots, levels).astype(np.float32)
-
-
-def paint(rng: np.random.Generator, labels: np.ndarray, r: Randomisation, interior: np.ndarray | None = None,
-          label_count: int | None = None) -> np.ndarray:
-    """Random intensity per label with texture and partial-volume blur, float32 (I, J, K); where ``interior`` is a
-    number (not NaN) it replaces the label's intensity. ``label_count``: the labels are not the phantom's tissue
-    codes but 0 (air) .. label_count - 1, so every label gets a random intensity (no real contrast to copy)."""
-    if label_count is not None:
-        means = rng.uniform(0.0, 1.0, label_count)
-    elif rng.random() < r.real_contrast_prob:
-        sequence = list(CONTRASTS)[int(rng.integers(len(CONTRASTS)))]
-        real = CONTRASTS[sequence]
-        means = np.asarray([*real, real[CSF], real[NECK]]) * rng.uniform(0.8, 1.2, LABELS)
-    else:
-        means = rng.uniform(0.0, 1.0, LABELS)
-    means[AIR] = rng.uniform(0.0, 0.1)
-    image = means.astype(np.float32)[labels]
-    if interior is not None:
-        image = np.where(np.isnan(interior), image, interior).astype(np.float32)
-    image *= 1 + r.texture * smooth_noise(rng, labels.shape, rng.uniform(0.5, 2.0))
-    return ndimage.gaussian_filter(image, rng.uniform(*r.blur_voxels))
 
 
 def _acquire(rng: np.random.Generator, image: np.ndarray, r: Randomisation) -> np.ndarray:

@@ -28,9 +28,10 @@ from BrainTumorAILib.inference.networks import build_network
 from BrainTumorAILib.tasks.stripping.learned import predict_probability
 from BrainTumorAILib.tasks.stripping.postprocess import dice, solid_brain
 from ..config_files import read_config
+from .painting import Randomisation
 from .real_brains import RealBrain, load_real_brains
 from .real_heads import RealHead, load_real_heads
-from .synthesis import Randomisation, synthetic_head
+from .synthesis import synthetic_head
 
 VALIDATION_STREAM = 1_000_000  # validation heads use sample indices from here on, never reached in training
 REQUIRED = ("seed", "architecture", "preprocessing", "iterations", "crop", "lr")
