@@ -19,7 +19,8 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 from slicer.util import VTKObservationMixin
 
-from BrainTumorAISlicer.logic import SEQUENCES, PipelineLogic
+from BrainTumorAILib.core.vocabulary import DEVICE_CHOICES, SEQUENCES
+from BrainTumorAISlicer.logic import PipelineLogic
 
 
 
@@ -62,7 +63,7 @@ class BrainTumorAIParameterNode:
     t1Volume: vtkMRMLScalarVolumeNode
     t1cVolume: vtkMRMLScalarVolumeNode
     t2Volume: vtkMRMLScalarVolumeNode
-    device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
+    device: Annotated[str, Choice(list(DEVICE_CHOICES))] = "auto"
     testTimeAugmentation: bool = False
     stripModel: str = ""
     classifyModel: str = ""

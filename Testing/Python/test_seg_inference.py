@@ -10,8 +10,8 @@ from BrainTumorAILib.core.case import Case
 from BrainTumorAILib.core.errors import InputError, ModelError
 from BrainTumorAILib.core.image import Image, reorient, resample_to
 from BrainTumorAILib.core.phantom import make_phantom
+from BrainTumorAILib.inference.windows import WindowSettings
 from BrainTumorAILib.tasks.segmentation import segment_case
-from BrainTumorAILib.tasks.segmentation.inference import WindowSettings
 
 SHAPE, SPACING = (40, 40, 36), (5.0, 5.0, 5.0)
 

@@ -10,6 +10,7 @@ import sys
 
 from BrainTumorAILib.core.device import set_threads
 from BrainTumorAILib.core.errors import InputError
+from BrainTumorAILib.core.vocabulary import DEVICE_CHOICES
 
 
 def add_parser(targets: argparse._SubParsersAction) -> None:
@@ -18,7 +19,7 @@ def add_parser(targets: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", default=os.environ.get("BRAINTUMORAI_DATA", "../shared/data"),
                         help="data folder holding the config's real_brains (default: $BRAINTUMORAI_DATA or ../shared/data)")
     parser.add_argument("--out", default="runs/strip", help="output folder (weights, history, summary)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--threads", type=int, help="CPU threads (default: $BRAINTUMORAI_THREADS or all cores)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--hold-out-head", action="append", default=[], metavar="FOLDER",

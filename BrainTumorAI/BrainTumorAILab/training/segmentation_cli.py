@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from BrainTumorAILib.core.device import set_threads
+from BrainTumorAILib.core.vocabulary import DEVICE_CHOICES
 
 if TYPE_CHECKING:
     from .config import SegmentationConfig
@@ -47,7 +48,7 @@ def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="JSON training config (Resources/Configs/segmentation)")
     parser.add_argument("--data", default=str(DEFAULT_DATA),
                         help="folder of BraTS-style labelled cases (default: ../shared/data/segmentation)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--threads", type=int, help="CPU threads (default: $BRAINTUMORAI_THREADS or all cores)")
     parser.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this wall time "
                                                           "(overrides the config's schedule.max_minutes)")

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from BrainTumorAILib.core.labels import REGIONS, regions
-from BrainTumorAILib.tasks.segmentation.inference import WindowSettings, predict
+from BrainTumorAILib.inference.windows import WindowSettings
+from BrainTumorAILib.tasks.segmentation.inference import predict
 from BrainTumorAILib.tasks.segmentation.inputs import NetworkGrid
 from BrainTumorAILib.tasks.segmentation.metrics import dice
 from BrainTumorAILib.tasks.segmentation.postprocess import PostprocessOptions, postprocess

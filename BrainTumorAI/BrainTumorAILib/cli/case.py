@@ -7,10 +7,11 @@ import argparse
 import json
 from pathlib import Path
 
-from ..core.case import SEQUENCES, describe, load_case
+from ..core.case import describe, load_case
 from ..core.errors import InputError
 from ..core.image import save_image
 from ..core.registration import MODES as REGISTRATION_MODES, co_register
+from ..core.vocabulary import SEQUENCES
 
 
 def add_case_inputs(parser: argparse.ArgumentParser, *, folder_flag: bool) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..core.device import DEVICE_CHOICES
+from ..core.vocabulary import DEVICE_CHOICES
 from .case import add_case_inputs, case_paths
 
 

@@ -12,8 +12,8 @@ import io
 import sys
 
 from ..core.atomic import write_text
-from ..core.device import DEVICE_CHOICES
 from ..core.errors import InputError
+from ..core.vocabulary import DEVICE_CHOICES
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

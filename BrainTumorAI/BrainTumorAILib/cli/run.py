@@ -12,6 +12,7 @@ from tqdm import tqdm
 from ..batch import run_batch
 from ..core.case import Case, load_case
 from ..core.labels import CONVENTIONS
+from ..core.vocabulary import DEVICE_CHOICES
 from ..pipeline import STEPS, PipelineOptions, run_pipeline
 from ..protocol import progress_line, read_options
 from ..report import summary_line, write_outputs
@@ -45,7 +46,7 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segment-model", help="segmentation model id")
     parser.add_argument("--labels", choices=tuple(CONVENTIONS), default="brats2021", help="label convention")
     parser.add_argument("--tta", action="store_true", help="flip test-time augmentation with an uncertainty map")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     add_register_option(parser)
 
 

@@ -7,9 +7,10 @@ import json
 import time
 
 from ..core.case import load_case
-from ..core.device import DEVICE_CHOICES, set_threads
+from ..core.device import set_threads
 from ..core.image import save_image
 from ..core.labels import CONVENTIONS
+from ..core.vocabulary import DEVICE_CHOICES
 from ..tasks.segmentation import segment_case
 from .case import add_case_inputs, case_paths
 from .lab import lab_module

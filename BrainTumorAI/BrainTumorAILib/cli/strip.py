@@ -12,8 +12,8 @@ import time
 
 import numpy as np
 
-from ..core.case import SEQUENCES
 from ..core.image import load_image, save_image
+from ..core.vocabulary import DEVICE_CHOICES, SEQUENCES
 from ..tasks.stripping import METHODS
 
 
@@ -25,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--brain", help="optional output: the input's voxels inside the mask, 0 outside")
     parser.add_argument("--method", choices=METHODS, default="learned")
     parser.add_argument("--model", dest="model_id", help="skull-stripping model id (default: the registry's default)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.set_defaults(func=run)
 
 

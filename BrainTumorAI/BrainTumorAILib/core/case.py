@@ -13,9 +13,7 @@ import numpy as np
 from .checks import check_images
 from .errors import InputError
 from .image import ITK_SUFFIXES, NIFTI_SUFFIXES, NRRD_SUFFIXES, Image, load_image, resample_to
-
-SEQUENCES = ("flair", "t1", "t1c", "t2")
-REFERENCE_PREFERENCE = ("t1c", "flair", "t1", "t2")
+from .vocabulary import REFERENCE_PREFERENCE, SEQUENCES
 
 _BOUNDARY_BEFORE, _BOUNDARY_AFTER = r"(?<![a-z0-9])", r"(?![a-z0-9])"
 # Order matters: the first sequence whose pattern matches a name wins, so t1c is tried before t1 and flair

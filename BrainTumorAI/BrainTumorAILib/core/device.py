@@ -9,8 +9,7 @@ import numpy as np
 import torch
 
 from .errors import BrainTumorAIError
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
+from .vocabulary import DEVICE_CHOICES
 
 
 def select_device(choice: str = "auto") -> torch.device:

@@ -25,11 +25,12 @@ from pydicom.sr.codedict import codes
 
 from .. import __version__
 from .atomic import atomic_path
-from .case import SEQUENCES, Case, check_overlap
+from .case import Case, check_overlap
 from .errors import InputError
 from .image import Image, resample_to
 from .itk_io import LPS_TO_RAS, sitk_to_image
 from .labels import SEGMENT_STYLE, TERMINOLOGY_CATEGORY, TERMINOLOGY_REGION
+from .vocabulary import SEQUENCES
 
 LONG_TR_MS = 2000.0  # FLAIR and T2 are acquired with TR above this
 FLAIR_TI_MS = 1500.0  # an inversion time above this nulls fluid: FLAIR

@@ -1,4 +1,4 @@
-"""Run a segmentation network over a network array: MONAI sliding windows, flip TTA, uncertainty.
+"""Run a segmentation network over a network array: sliding windows (``inference.windows``), flip TTA, uncertainty.
 
 Arrays here live on the network grid of ``inputs.network_input`` (RAS axes, cropped to the brain's box): the input
 is (C, I', J', K') float32 and every output keeps the spatial shape (I', J', K'). Geometry stays with
@@ -10,63 +10,19 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
-from monai.inferers import sliding_window_inference
 from tqdm import tqdm
 
 from ...core.errors import ModelError
+from ...inference.windows import WindowSettings, window_logits
 from .inputs import activate
 
 Progress = Callable[[float, str], None]
 # identity, then a mirror along each spatial axis of a (B, C, I, J, K) tensor
 TTA_FLIPS: tuple[tuple[int, ...], ...] = ((), (2,), (3,), (4,))
-
-
-@dataclasses.dataclass(frozen=True)
-class WindowSettings:
-    """Sliding-window options: window size (multiple of the network's stride), overlap, windows per batch.
-
-    With ``multiple`` (the network's stride), a window never exceeds the volume rounded up to that multiple, so a
-    volume smaller than the window along an axis is run in one piece there instead of being padded out to it.
-    """
-
-    roi_size: tuple[int, int, int] = (128, 128, 128)
-    overlap: float = 0.25
-    sw_batch_size: int = 1
-    mode: str = "gaussian"
-    multiple: int | None = None
-
-    @classmethod
-    def from_card(cls, card: Any, **overrides: Any) -> "WindowSettings":
-        """The settings of a model card or training config: its ``inference`` window options and its
-        ``preprocessing.multiple`` (the stride), then the ``overrides`` that are not None."""
-        values = {key: card.inference[key] for key in ("roi_size", "overlap", "sw_batch_size", "mode")
-                  if key in card.inference}
-        if "multiple" in card.preprocessing:
-            values["multiple"] = int(card.preprocessing["multiple"])
-        values.update({key: value for key, value in overrides.items() if value is not None})
-        if "roi_size" in values:
-            values["roi_size"] = tuple(int(n) for n in values["roi_size"])
-        return cls(**values)
-
-    def fitted(self, shape: Sequence[int]) -> "WindowSettings":
-        """These settings with the window cut down to a volume of ``shape`` (when ``multiple`` is set)."""
-        if not self.multiple:
-            return self
-        roi = tuple(min(r, -(-int(n) // self.multiple) * self.multiple) for r, n in zip(self.roi_size, shape))
-        return dataclasses.replace(self, roi_size=roi)
-
-    def window_count(self, shape: Sequence[int]) -> int:
-        """How many windows MONAI's sliding window visits over a volume of ``shape`` (after padding to the roi)."""
-        count = 1
-        for size, roi in zip(shape, self.roi_size):
-            size = max(size, roi)
-            interval = roi if size == roi else max(int(roi * (1 - self.overlap)), 1)
-            count *= math.ceil((size - roi) / interval) + 1
-        return count
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,8 +67,7 @@ def predict(model: torch.nn.Module, array: np.ndarray, outputs: Mapping[str, Any
         with torch.inference_mode(), autocast:
             for axes in flips:
                 flipped = torch.flip(inputs, axes) if axes else inputs
-                logits = sliding_window_inference(flipped, settings.roi_size, settings.sw_batch_size, network,
-                                                  overlap=settings.overlap, mode=settings.mode)
+                logits = window_logits(network, flipped, settings)
                 logits = torch.flip(logits, axes) if axes else logits
                 _check_channels(logits, outputs)
                 passes.append(activate(logits.float(), outputs)[0][inside].cpu().numpy())

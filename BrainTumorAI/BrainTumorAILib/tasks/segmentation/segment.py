@@ -18,6 +18,7 @@ from ...core.image import Image
 from ...core.labels import to_convention
 from ...core.registry import ModelCard, Registry
 from ...core.weights import load_model
+from ...inference.windows import WindowSettings
 from . import inference
 from .inputs import network_input, required_inputs
 from .metrics import volumes_ml
@@ -71,7 +72,7 @@ def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brat
     harmonised, reference = harmonise(needed, reference)
     bias_correction = str(card.preprocessing.get("bias_correction", "none"))
     array, grid = network_input(correct_bias(harmonised.images, bias_correction), card)
-    settings = inference.WindowSettings.from_card(card, overlap=overlap, sw_batch_size=sw_batch_size)
+    settings = WindowSettings.from_card(card, overlap=overlap, sw_batch_size=sw_batch_size)
     low, high = _WINDOWS_SPAN
     prediction = inference.predict(
         model, array, card.outputs, settings, device=torch_device, tta=tta,

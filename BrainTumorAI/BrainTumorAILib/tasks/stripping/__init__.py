@@ -12,11 +12,11 @@ import dataclasses
 
 import numpy as np
 
-from ...core.case import SEQUENCES
 from ...core.errors import InputError, ModelError
 from ...core.image import Image, resample_to
 from ...core.preprocess import foreground_mask
 from ...core.registry import ModelCard, Registry
+from ...core.vocabulary import SEQUENCES
 from .classical import classical_brain
 from .guard import VOLUME_ML, check_mask, choose_mask, disagreement, head_region
 from .postprocess import solid_brain

@@ -3,7 +3,7 @@
 The input is resampled (linear) to the card's ``preprocessing.spacing_mm`` isotropic RAS grid and cut to the head's
 bounding box plus ``HEAD_MARGIN_MM`` (padded to a multiple of the network's stride), scaled by
 ``normalise_intensity``; with ``inference.roi_size`` (the training crop) the network runs on overlapping windows of
-that size (MONAI sliding-window inference, Gaussian blending), because a network with instance normalisation trained
+that size (``inference.windows``: MONAI sliding windows, Gaussian blending), because a network with instance normalisation trained
 on crops mispredicts a whole volume whose field of view differs. The cut matters as much: training heads fill their
 grid, and a research scan's 256 mm field of view leaves windows of mostly air above and in front of the head, where
 the network painted brain (a mask in the air on the AOMIC and EDSD heads until the cut); the
@@ -17,11 +17,11 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from monai.inferers import sliding_window_inference
 
 from ...core.image import Image, resample_to
 from ...core.preprocess import bounding_box, head_mask, pad_to_multiple
 from ...core.registry import ModelCard
+from ...inference.windows import WindowSettings, window_logits
 from .grid import normalise_intensity, to_coarse
 from .postprocess import solid_brain
 
@@ -38,8 +38,8 @@ def predict_probability(network: torch.nn.Module, volume: np.ndarray, device: to
         if roi_size is None:
             logits = network(tensor)
         else:
-            logits = sliding_window_inference(tensor, tuple(int(n) for n in roi_size), 4, network, overlap=overlap,
-                                              mode="gaussian")
+            settings = WindowSettings(tuple(int(n) for n in roi_size), overlap, sw_batch_size=4)
+            logits = window_logits(network, tensor, settings)
         return torch.sigmoid(logits)[0, 0].float().cpu().numpy()
 
 
