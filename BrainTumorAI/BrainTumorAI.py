@@ -2,7 +2,8 @@
 
 Module (metadata), parameter node, Widget (the panel, thin), Logic (the only MRML-aware code; no Qt, no dialogs)
 and Test (the self-test on a synthetic phantom). The engine (``BrainTumorAILib``) and the Slicer-side helpers
-(``BrainTumorAISlicer``) are imported inside methods, so the module loads before its dependencies are installed.
+(``BrainTumorAISlicer``) are imported inside methods, so the module loads before its dependencies are installed;
+only the dependency-free names (``core.vocabulary``) and the Logic, which imports its engine lazily, load with it.
 """
 
 import logging
