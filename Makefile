@@ -23,14 +23,14 @@ test: venv
 	$(BIN)/python -m pytest -q
 
 bench: venv
-	$(BIN)/python -m BrainTumorAILib.bench --data $(DATA)
+	$(BIN)/python -m BrainTumorAILab.bench --data $(DATA)
 
 peers: venv
 	$(BIN)/python -m pip install --quiet --upgrade --target .peers -c constraints.txt --no-deps deepbet==1.0.2 \
 		connected-components-3d==4.1.1 fill_voids==2.1.2 fastremap==1.21.0 pandas==3.1.1 python-dateutil six tzdata
 
 bench-strip: peers
-	PYTHONPATH=.peers $(BIN)/python -m BrainTumorAILib.stripping.bench --data $(DATA)
+	PYTHONPATH=.peers $(BIN)/python -m BrainTumorAILab.stripping.bench --data $(DATA)
 
 clean:
 	rm -rf $(VENV) out

@@ -2,7 +2,8 @@
 
 Module (metadata), parameter node, Widget (the panel, thin), Logic (the only MRML-aware code; no Qt, no dialogs)
 and Test (the self-test on a synthetic phantom). The engine (``BrainTumorAILib``) and the Slicer-side helpers
-(``BrainTumorAISlicer``) are imported inside methods, so the module loads before its dependencies are installed.
+(``BrainTumorAISlicer``) are imported inside methods, so the module loads before its dependencies are installed;
+only the dependency-free names (``core.vocabulary``) and the Logic, which imports its engine lazily, load with it.
 """
 
 import logging
@@ -19,7 +20,8 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 from slicer.util import VTKObservationMixin
 
-from BrainTumorAISlicer.logic import SEQUENCES, PipelineLogic
+from BrainTumorAILib.core.vocabulary import DEVICE_CHOICES, SEQUENCES
+from BrainTumorAISlicer.logic import PipelineLogic
 
 
 
@@ -62,7 +64,7 @@ class BrainTumorAIParameterNode:
     t1Volume: vtkMRMLScalarVolumeNode
     t1cVolume: vtkMRMLScalarVolumeNode
     t2Volume: vtkMRMLScalarVolumeNode
-    device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
+    device: Annotated[str, Choice(list(DEVICE_CHOICES))] = "auto"
     testTimeAugmentation: bool = False
     stripModel: str = ""
     classifyModel: str = ""
@@ -333,8 +335,8 @@ class BrainTumorAITest(ScriptedLoadableModuleTest):
     def test_PhantomPipeline(self):
         import numpy as np
 
-        from BrainTumorAILib.labels import regions
-        from BrainTumorAILib.phantom import make_phantom
+        from BrainTumorAILib.core.labels import regions
+        from BrainTumorAILib.core.phantom import make_phantom
         from BrainTumorAILib.pipeline import PipelineOptions
         from BrainTumorAISlicer.mrml import ijk_to_ras
         from BrainTumorAISlicer.terminology import tumour_segments
@@ -385,8 +387,8 @@ class BrainTumorAITest(ScriptedLoadableModuleTest):
         self.delayDisplay("Test passed")
 
     def test_BadInputsLeaveSceneUnchanged(self):
-        from BrainTumorAILib.errors import BrainTumorAIError
-        from BrainTumorAILib.phantom import make_phantom
+        from BrainTumorAILib.core.errors import BrainTumorAIError
+        from BrainTumorAILib.core.phantom import make_phantom
         from BrainTumorAILib.pipeline import PipelineOptions
         from BrainTumorAISlicer.mrml import add_volume
 

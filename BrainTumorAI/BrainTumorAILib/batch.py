@@ -12,8 +12,8 @@ import traceback
 from pathlib import Path
 from typing import Callable, TextIO
 
-from .case import find_sequences
-from .errors import BrainTumorAIError
+from .core.case import find_sequences
+from .core.errors import BrainTumorAIError
 
 FINISHED_MARKER = "report.json"
 

@@ -15,10 +15,10 @@ from typing import Any, Callable
 import numpy as np
 
 from . import __version__
-from .case import Case
-from .registration import MODES as REGISTRATION_MODES, co_register
-from .errors import BrainTumorAIError, Cancelled
-from .image import Image
+from .core.case import Case
+from .core.errors import BrainTumorAIError, Cancelled
+from .core.image import Image
+from .core.registration import MODES as REGISTRATION_MODES, co_register
 
 STEPS = ("strip", "classify", "segment")
 Progress = Callable[[float, str], None]
@@ -141,7 +141,7 @@ def run_pipeline(case: Case, options: PipelineOptions = PipelineOptions(), progr
 
 def _strip(case: Case, reference: str, options: PipelineOptions, result: PipelineResult) -> Case:
     """Strip the reference sequence's skull; return the case with every sequence zeroed outside the brain."""
-    from .stripping import strip_skull
+    from .tasks.stripping import strip_skull
 
     started = time.perf_counter()
     stripped = strip_skull(case.images[reference], modality=reference, method=options.strip_method,
@@ -160,7 +160,7 @@ def _strip(case: Case, reference: str, options: PipelineOptions, result: Pipelin
 
 def _classify(case: Case, options: PipelineOptions, result: PipelineResult) -> None:
     """Classify the tumour type, through the segmented tumour when the segmentation ran (its reference grid)."""
-    from .classification import classify_case
+    from .tasks.classification import classify_case
 
     started = time.perf_counter()
     tumour = result.segmentation.classes if result.segmentation is not None else None
@@ -175,7 +175,7 @@ def _classify(case: Case, options: PipelineOptions, result: PipelineResult) -> N
 
 def _segment(case: Case, reference: str, options: PipelineOptions, result: PipelineResult, report: Progress,
              check_cancel: Callable[[], None]) -> None:
-    from .segmentation import segment_case
+    from .tasks.segmentation import segment_case
 
     low, high = _STEP_SPANS["segment"]
 

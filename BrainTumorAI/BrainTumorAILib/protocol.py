@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .atomic import write_json
-from .errors import InputError
+from .core.atomic import write_json
+from .core.errors import InputError
 
 if TYPE_CHECKING:  # the CLI formats its error line from here without loading the pipeline
     from .pipeline import PipelineOptions

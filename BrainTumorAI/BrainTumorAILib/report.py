@@ -12,9 +12,9 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image as PILImage
 
-from .atomic import atomic_path, write_json
-from .image import reorient, save_image
-from .labels import SEGMENT_STYLE
+from .core.atomic import atomic_path, write_json
+from .core.image import reorient, save_image
+from .core.labels import SEGMENT_STYLE
 from .pipeline import PipelineResult
 
 OUTPUT_NAMES = {"labels": "labels.nii.gz", "brainmask": "brainmask.nii.gz", "stripped": "stripped.nii.gz",
@@ -38,7 +38,7 @@ def write_outputs(result: PipelineResult, out_dir: str | Path, *, extra_report: 
     if segmentation is not None:
         written["labels"] = save_image(segmentation.labels, out / OUTPUT_NAMES["labels"], dtype=np.uint8)
         if dicom_sources:
-            from .dicom import write_dicom_seg
+            from .core.dicom import write_dicom_seg
 
             written["dicom_seg"] = write_dicom_seg(segmentation.classes, dicom_sources, out / OUTPUT_NAMES["dicom_seg"])
         if segmentation.uncertainty is not None:

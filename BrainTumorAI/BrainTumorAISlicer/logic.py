@@ -1,7 +1,8 @@
 """The module's Logic: volume nodes in, result nodes out (``BrainTumorAI.BrainTumorAILogic`` is this class).
 
 Kept here, free of Qt, so the batch script runs the same Logic on the ``slicer-core`` wheel. The engine is imported
-inside the methods: Slicer must load the module before the first-use install has put the engine's dependencies in.
+inside the methods (but for ``core.vocabulary``, which needs nothing): Slicer must load the module before the
+first-use install has put the engine's dependencies in.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Optional
 
-SEQUENCES = ("flair", "t1", "t1c", "t2")
+from BrainTumorAILib.core.vocabulary import SEQUENCES
+
 TASKS = {"strip": "skull_stripping", "classify": "classification", "segment": "segmentation"}
 
 
@@ -33,7 +35,7 @@ class PipelineLogic:
     @staticmethod
     def availableModels(task: str) -> list:
         """(id, title) of every registered model for ``task``, the default first."""
-        from BrainTumorAILib.registry import Registry
+        from BrainTumorAILib.core.registry import Registry
 
         cards = sorted(Registry.load().for_task(task), key=lambda card: not card.default)
         return [(card.id, card.title) for card in cards]
@@ -41,7 +43,7 @@ class PipelineLogic:
     @staticmethod
     def assignInputs(volumeNodes) -> dict:
         """Sequence -> volume node, recognised by node name as the engine recognises file names."""
-        from BrainTumorAILib.case import sequence_of
+        from BrainTumorAILib.core.case import sequence_of
 
         assigned = {}
         for node in volumeNodes:
@@ -52,9 +54,9 @@ class PipelineLogic:
 
     def case(self, inputs: dict, options, name: Optional[str] = None):
         """Check the inputs and return them as an engine Case; raises BrainTumorAIError naming the problem."""
-        from BrainTumorAILib.case import Case, check_overlap
-        from BrainTumorAILib.errors import InputError
-        from BrainTumorAILib.registry import Registry
+        from BrainTumorAILib.core.case import Case, check_overlap
+        from BrainTumorAILib.core.errors import InputError
+        from BrainTumorAILib.core.registry import Registry
         from BrainTumorAISlicer.mrml import image_from_volume
 
         if not inputs:
@@ -65,8 +67,9 @@ class PipelineLogic:
         transforms = {node.GetTransformNodeID() for node in inputs.values()}
         if len(transforms) > 1:
             raise InputError("The input volumes sit under different transforms; harden the transforms first.")
-        case = Case({sequence: image_from_volume(node) for sequence, node in inputs.items()},
-                    name or self.referenceNode(inputs, options).GetName())
+        images = {sequence: image_from_volume(node) for sequence, node in inputs.items()}
+        reference = Case(images, "the selected volumes").reference_sequence(options.reference)
+        case = Case(images, name or inputs[reference].GetName())
         registry = Registry.load()
         for step in options.steps:
             if step in ("classify", "segment"):
@@ -74,18 +77,6 @@ class PipelineLogic:
                 case.require(card.inputs, f"the {TASKS[step]} model '{card.id}'")
         check_overlap(case)
         return case
-
-    @staticmethod
-    def referenceNode(inputs: dict, options):
-        """The input whose grid every output uses: the chosen reference, else t1c, else flair, t1, t2."""
-        from BrainTumorAILib.case import REFERENCE_PREFERENCE
-        from BrainTumorAILib.errors import InputError
-
-        if options.reference:
-            if options.reference not in inputs:
-                raise InputError(f"The reference sequence '{options.reference}' is not among the inputs")
-            return inputs[options.reference]
-        return next(inputs[sequence] for sequence in REFERENCE_PREFERENCE if sequence in inputs)
 
     def process(self, inputs: dict, options=None, progress: Optional[Callable[[float, str], None]] = None,
                 cancel: Optional[Callable[[], bool]] = None, name: Optional[str] = None):
@@ -108,12 +99,12 @@ class PipelineLogic:
         from BrainTumorAISlicer.process import PipelineProcess
 
         case = self.case(inputs, options, name)
-        return BrainTumorAIJob(PipelineProcess(case.images, options), self.referenceNode(inputs, options),
-                               case.name)
+        reference = inputs[case.reference_sequence(options.reference)]
+        return BrainTumorAIJob(PipelineProcess(case.images, options), reference, case.name)
 
     def finishProcess(self, job: BrainTumorAIJob):
         """Add the nodes of a child process that ended successfully; returns ``ResultNodes``."""
-        from BrainTumorAILib.errors import BrainTumorAIError
+        from BrainTumorAILib.core.errors import BrainTumorAIError
         from BrainTumorAISlicer.results import EngineOutputs, add_result_nodes
 
         state = job.process.poll()

@@ -13,8 +13,8 @@ import slicer
 import vtk
 from vtk.util import numpy_support
 
-from BrainTumorAILib.errors import InputError
-from BrainTumorAILib.image import Image
+from BrainTumorAILib.core.errors import InputError
+from BrainTumorAILib.core.image import Image
 
 from .terminology import SegmentSpec
 

@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Mapping
 
-from BrainTumorAILib.image import Image, save_image
+from BrainTumorAILib.core.image import Image, save_image
 from BrainTumorAILib.pipeline import PipelineOptions
 from BrainTumorAILib.protocol import parse_line, write_options
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from BrainTumorAILib.image import Image, load_image
-from BrainTumorAILib.labels import from_convention
+from BrainTumorAILib.core.image import Image, load_image
+from BrainTumorAILib.core.labels import from_convention
 from BrainTumorAILib.report import OUTPUT_NAMES
 
 from . import mrml

@@ -1,6 +1,6 @@
 """Segment names, colours and standard terminology (SNOMED CT codes) in Slicer's terminology-entry string format.
 
-The names, colours and codes are engine data (``BrainTumorAILib.labels``); this file only writes them the way
+The names, colours and codes are engine data (``BrainTumorAILib.core.labels``); this file only writes them the way
 Slicer's Terminologies module serialises an entry:
 ``context~category~type~typeModifier~anatomicContext~region~regionModifier``, each code as ``scheme^value^meaning``.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from BrainTumorAILib.labels import (BRAIN_STYLE, CLASS_NAMES, SEGMENT_STYLE, TERMINOLOGY_CATEGORY,
-                                    TERMINOLOGY_REGION)
+from BrainTumorAILib.core.labels import (BRAIN_STYLE, CLASS_NAMES, SEGMENT_STYLE, TERMINOLOGY_CATEGORY,
+                                         TERMINOLOGY_REGION)
 
 CATEGORY_CONTEXT = "Segmentation category and type - DICOM master list"
 ANATOMIC_CONTEXT = "Anatomic codes - DICOM master list"

@@ -27,11 +27,12 @@ import slicer  # noqa: E402
 import vtk  # noqa: E402
 
 from BrainTumorAILib.batch import run_batch  # noqa: E402
-from BrainTumorAILib.case import find_sequences  # noqa: E402
-from BrainTumorAILib.errors import InputError  # noqa: E402
-from BrainTumorAILib.labels import CONVENTIONS  # noqa: E402
+from BrainTumorAILib.core.case import find_sequences  # noqa: E402
+from BrainTumorAILib.core.errors import InputError  # noqa: E402
+from BrainTumorAILib.core.labels import CONVENTIONS  # noqa: E402
+from BrainTumorAILib.core.registration import MODES as REGISTRATION_MODES  # noqa: E402
+from BrainTumorAILib.core.vocabulary import DEVICE_CHOICES  # noqa: E402
 from BrainTumorAILib.pipeline import STEPS, PipelineOptions  # noqa: E402
-from BrainTumorAILib.registration import MODES as REGISTRATION_MODES  # noqa: E402
 from BrainTumorAILib.report import summary_line, write_outputs  # noqa: E402
 from BrainTumorAISlicer import mrml  # noqa: E402
 from BrainTumorAISlicer.headless import start_scene  # noqa: E402
@@ -46,7 +47,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--out", required=True, type=Path, help="output folder (one sub-folder per case)")
     parser.add_argument("--steps", default=",".join(STEPS), help="comma-separated pipeline steps")
     parser.add_argument("--labels", choices=tuple(CONVENTIONS), default="brats2021", help="label convention")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument("--register", choices=REGISTRATION_MODES, default="auto",
                         help="rigid co-registration of the series onto the reference")
     parser.add_argument("--no-3d", dest="render_3d", action="store_false", help="skip the 3D render in report.png")

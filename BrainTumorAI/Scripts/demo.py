@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from BrainTumorAILib.cli import main as braintumorai
-from BrainTumorAILib.image import save_image
-from BrainTumorAILib.phantom import make_phantom
+from BrainTumorAILib.core.image import save_image
+from BrainTumorAILib.core.phantom import make_phantom
 
 SAMPLE = Path("samples/BraTS-GLI-00001-000")
 

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from BrainTumorAILib.classification.config import REPO_ROOT
-from BrainTumorAILib.classification.dataset import CLASSES
-from BrainTumorAILib.classification.train import train
+from BrainTumorAILab.classification.config import REPO_ROOT
+from BrainTumorAILab.classification.train import train
+from BrainTumorAILib.tasks.classification.dataset import CLASSES
 
 TINY_CONFIG = REPO_ROOT / "BrainTumorAI" / "Resources" / "Configs" / "classification" / "tiny.json"
 CENTRES = {"glioma": (0.35, 0.35), "meningioma": (0.35, 0.7), "notumor": None, "pituitary": (0.7, 0.5)}

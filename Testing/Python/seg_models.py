@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from BrainTumorAILib.networks import build_network
+from BrainTumorAILib.inference.networks import build_network
 
 SOFTMAX_OUTPUTS = {"activation": "softmax", "channels": ["background", "necrosis", "edema", "enhancing"]}
 SIGMOID_OUTPUTS = {"activation": "sigmoid", "channels": ["TC", "WT", "ET"]}

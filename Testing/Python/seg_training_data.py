@@ -8,7 +8,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from BrainTumorAILib.phantom import make_phantom
+from BrainTumorAILib.core.phantom import make_phantom
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = REPO_ROOT / "BrainTumorAI" / "Resources" / "Configs" / "segmentation"

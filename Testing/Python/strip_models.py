@@ -29,7 +29,7 @@ TINY_CONFIG: dict[str, Any] = {
 
 def train_tiny(folder: Path) -> tuple[dict[str, Any], Path]:
     """Train the tiny config into ``folder``; return (summary, weights path)."""
-    from BrainTumorAILib.stripping.training import train_stripper
+    from BrainTumorAILab.stripping.training import train_stripper
 
     summary = train_stripper(TINY_CONFIG, folder, device="cpu", progress=False, log=lambda line: None)
     return summary, folder / "weights.safetensors"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from BrainTumorAILib.bias import correct_bias, n4_correct
-from BrainTumorAILib.phantom import WHITE, make_phantom
+from BrainTumorAILib.core.bias import correct_bias, n4_correct
+from BrainTumorAILib.core.phantom import WHITE, make_phantom
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from BrainTumorAILib.case import find_sequences, harmonise, load_case, sequence_of
 from BrainTumorAILib.cli import main
-from BrainTumorAILib.errors import InputError
+from BrainTumorAILib.core.case import find_sequences, harmonise, load_case, sequence_of
+from BrainTumorAILib.core.errors import InputError
 
 
 @pytest.mark.parametrize("name, sequence", [

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from BrainTumorAILib.case import load_case
 from BrainTumorAILib.cli import main
-from BrainTumorAILib.errors import InputError
-from BrainTumorAILib.image import Image, save_image
-from BrainTumorAILib.phantom import make_phantom
+from BrainTumorAILib.core.case import load_case
+from BrainTumorAILib.core.errors import InputError
+from BrainTumorAILib.core.image import Image, save_image
+from BrainTumorAILib.core.phantom import make_phantom
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from BrainTumorAILib.classification.dataset import CLASSES, class_of_folder, find_samples, read_image
-from BrainTumorAILib.errors import InputError
+from BrainTumorAILib.core.errors import InputError
+from BrainTumorAILib.tasks.classification.dataset import CLASSES, class_of_folder, find_samples, read_image
 from classification_models import write_dataset
 
 

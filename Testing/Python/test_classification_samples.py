@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from BrainTumorAILib.case import load_case
-from BrainTumorAILib.classification import classify_case
-from BrainTumorAILib.registry import Registry
+from BrainTumorAILib.core.case import load_case
+from BrainTumorAILib.core.registry import Registry
+from BrainTumorAILib.tasks.classification import classify_case
 
 
 @pytest.mark.parametrize("case", ["BraTS-GLI-00001-000", "TCGA-FG-6692"])

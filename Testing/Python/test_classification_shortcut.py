@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from BrainTumorAILib.classification.shortcut import SHIFTS, brightness_shift_check
-from BrainTumorAILib.classification.standardise import equalise, frame_head, head_mask_2d, standardise
-from BrainTumorAILib.classification.train import train
-from BrainTumorAILib.classification.twins import brightness_holdout
+from BrainTumorAILab.classification.shortcut import SHIFTS, brightness_shift_check
+from BrainTumorAILab.classification.train import train
+from BrainTumorAILab.classification.twins import brightness_holdout
+from BrainTumorAILib.tasks.classification.standardise import equalise, frame_head, head_mask_2d, standardise
 from classification_models import class_image, tiny_config, write_dataset
 
 
@@ -93,8 +93,8 @@ def test_training_reports_the_twin_and_the_brightness_holdout(tmp_path):
 
 
 def test_an_unknown_standardisation_is_refused_by_name(tmp_path):
-    from BrainTumorAILib.classification.config import load_config
-    from BrainTumorAILib.errors import InputError
+    from BrainTumorAILab.classification.config import load_config
+    from BrainTumorAILib.core.errors import InputError
 
     with pytest.raises(InputError, match="standardise 'zscore'"):
         load_config(tiny_config(tmp_path, standardise="zscore"))

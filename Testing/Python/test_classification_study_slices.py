@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from BrainTumorAILib.classification.study_slices import MIN_TUMOUR_AREA_MM2, main
-from BrainTumorAILib.classification.train import train
-from BrainTumorAILib.errors import InputError
-from BrainTumorAILib.image import load_image
-from BrainTumorAILib.phantom import make_phantom
-from BrainTumorAILib.registry import Registry
+from BrainTumorAILab.classification.study_slices import MIN_TUMOUR_AREA_MM2, main
+from BrainTumorAILab.classification.train import train
+from BrainTumorAILib.core.errors import InputError
+from BrainTumorAILib.core.image import load_image
+from BrainTumorAILib.core.phantom import make_phantom
+from BrainTumorAILib.core.registry import Registry
 from classification_models import tiny_config, write_dataset
 from seg_training_data import write_phantoms
 
@@ -44,7 +44,7 @@ def test_tumour_cases_give_glioma_slices_through_the_tumour_and_clear_slices_as_
 
 
 def test_glioma_slices_each_cut_through_enough_tumour(tmp_path):
-    from BrainTumorAILib.classification.study_slices import tumour_positions
+    from BrainTumorAILab.classification.study_slices import tumour_positions
 
     tumour = np.zeros((40, 40, 40), bool)
     tumour[10:20, 12:18, 5:30] = True  # 10 x 6 x 25 voxels of 2 mm

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from BrainTumorAILib.classification.train import train
+from BrainTumorAILab.classification.train import train
 from BrainTumorAILib.cli import main
-from BrainTumorAILib.networks import build_network
+from BrainTumorAILib.inference.networks import build_network
 from classification_models import tiny_config, tiny_registry, write_dataset  # noqa: F401 (fixture)
 
 
@@ -68,7 +68,7 @@ def test_classify_images_with_only_bad_files_fails_clearly(tiny_registry, tmp_pa
 
 
 def test_init_from_continues_a_run_and_a_missing_file_is_named(tmp_path):
-    from BrainTumorAILib.errors import InputError
+    from BrainTumorAILib.core.errors import InputError
 
     data = write_dataset(tmp_path / "data", per_class=6, seed=2)
     train(tiny_config(data, epochs=1), tmp_path / "first", threads=1, progress=False)

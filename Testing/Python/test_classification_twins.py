@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from BrainTumorAILib.classification.twins import (group_split, random_split, twin_pairs, twin_report,
-                                                  union_find_groups)
+from BrainTumorAILab.classification.twins import group_split, random_split, twin_pairs, twin_report, union_find_groups
 
 
 def _smooth(rng: np.random.Generator, size: int = 96) -> np.ndarray:

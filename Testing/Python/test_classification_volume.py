@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from BrainTumorAILib.case import Case
-from BrainTumorAILib.classification import classify_case
-from BrainTumorAILib.classification.volume import UNCERTAIN, decide, render_slice, slice_positions, volume_slices
-from BrainTumorAILib.image import Image, reorient
-from BrainTumorAILib.phantom import make_phantom
+from BrainTumorAILib.core.case import Case
+from BrainTumorAILib.core.image import Image, reorient
+from BrainTumorAILib.core.phantom import make_phantom
+from BrainTumorAILib.tasks.classification import classify_case
+from BrainTumorAILib.tasks.classification.volume import UNCERTAIN, decide, render_slice, slice_positions, volume_slices
 from classification_models import tiny_registry  # noqa: F401 (fixture)
 
 

@@ -14,12 +14,11 @@ import SimpleITK as sitk
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
-from BrainTumorAILib.case import find_sequences, load_case, sequence_of
-from BrainTumorAILib.dicom import (SeriesInfo, find_series, load_dicom_case, sequence_of_series,
-                                   write_dicom_seg)
-from BrainTumorAILib.errors import InputError
-from BrainTumorAILib.image import Image, load_image, reorient
-from BrainTumorAILib.itk_io import LPS_TO_RAS, image_to_sitk, sitk_to_image
+from BrainTumorAILib.core.case import find_sequences, load_case, sequence_of
+from BrainTumorAILib.core.dicom import SeriesInfo, find_series, load_dicom_case, sequence_of_series, write_dicom_seg
+from BrainTumorAILib.core.errors import InputError
+from BrainTumorAILib.core.image import Image, load_image, reorient
+from BrainTumorAILib.core.itk_io import LPS_TO_RAS, image_to_sitk, sitk_to_image
 
 SHAPE = (32, 28, 12)
 STUDY_UID = generate_uid()

@@ -10,8 +10,8 @@ import pydicom
 import pytest
 
 from BrainTumorAILib.cli import main
-from BrainTumorAILib.image import Image, load_image, save_image
-from BrainTumorAILib.phantom import make_phantom
+from BrainTumorAILib.core.image import Image, load_image, save_image
+from BrainTumorAILib.core.phantom import make_phantom
 from test_dicom import write_series
 
 # description, TR, TE, TI, contrast agent of each sequence's series

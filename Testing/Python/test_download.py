@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 import torch
 
-from BrainTumorAILib.case import Case
-from BrainTumorAILib.errors import ModelError
-from BrainTumorAILib.networks import build_network
-from BrainTumorAILib.phantom import make_phantom
-from BrainTumorAILib.registry import Registry
-from BrainTumorAILib.segmentation import segment_case
-from BrainTumorAILib.weights import ensure_weights, load_model, local_weights_path
+from BrainTumorAILib.core.case import Case
+from BrainTumorAILib.core.errors import ModelError
+from BrainTumorAILib.core.phantom import make_phantom
+from BrainTumorAILib.core.registry import Registry
+from BrainTumorAILib.core.weights import ensure_weights, load_model, local_weights_path
+from BrainTumorAILib.inference.networks import build_network
+from BrainTumorAILib.tasks.segmentation import segment_case
 
 BUNDLE_ID = "monai-brats-segresnet"
 

@@ -8,8 +8,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from BrainTumorAILib.errors import InputError
-from BrainTumorAILib.image import Image, load_image, reorient, resample_to, save_image
+from BrainTumorAILib.core.errors import InputError
+from BrainTumorAILib.core.image import Image, load_image, reorient, resample_to, save_image
 
 
 def oblique_affine(spacing=(1.2, 0.9, 2.5), angle=0.3, origin=(-40.0, 12.0, 7.5)) -> np.ndarray:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from BrainTumorAILib.phantom import CSF, GREY, SKULL, WHITE, make_phantom
+from BrainTumorAILib.core.phantom import CSF, GREY, SKULL, WHITE, make_phantom
 
 
 def test_same_seed_gives_identical_phantom_and_other_seed_differs():

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from BrainTumorAILib.case import Case
 from BrainTumorAILib.cli import main
-from BrainTumorAILib.errors import BrainTumorAIError, Cancelled
-from BrainTumorAILib.image import Image, save_image
-from BrainTumorAILib.phantom import make_phantom
+from BrainTumorAILib.core.case import Case
+from BrainTumorAILib.core.errors import BrainTumorAIError, Cancelled
+from BrainTumorAILib.core.image import Image, save_image
+from BrainTumorAILib.core.phantom import make_phantom
 from BrainTumorAILib.pipeline import PipelineOptions, PipelineResult, run_pipeline
 from BrainTumorAILib.report import _caption, write_outputs
 

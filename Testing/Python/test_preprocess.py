@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from BrainTumorAILib.preprocess import (
-    background_value, bounding_box, fill_holes, foreground_mask, head_mask, minmax, pad_to_multiple, zscore,
-)
+from BrainTumorAILib.core.preprocess import (background_value, bounding_box, fill_holes, foreground_mask, head_mask,
+                                             minmax, pad_to_multiple, zscore)
 
 
 def ball(shape=(40, 44, 36), radius=12, background=0.0, rng=None):
@@ -40,7 +39,7 @@ def test_fill_holes_matches_scipy_binary_fill_holes(ndim):
 
 
 def test_deepmedic_case_background_is_found(data_dir):
-    from BrainTumorAILib.image import load_image
+    from BrainTumorAILib.core.image import load_image
 
     flair = load_image(data_dir / "segmentation/brats2013-deepmedic/brats_2013_pat0003_1/Flair_subtrMeanDivStd.nii.gz")
     assert background_value(flair.array) == pytest.approx(-3.16, abs=0.05)

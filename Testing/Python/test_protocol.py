@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from BrainTumorAILib.errors import InputError
+from BrainTumorAILib.core.errors import InputError
 from BrainTumorAILib.pipeline import PipelineOptions
 from BrainTumorAILib.protocol import error_line, parse_line, progress_line, read_options, write_options
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from BrainTumorAILib.case import Case, harmonise, load_case
-from BrainTumorAILib.errors import InputError
-from BrainTumorAILib.image import Image, resample_to
-from BrainTumorAILib.phantom import make_phantom, phantom_affine
-from BrainTumorAILib.preprocess import head_mask
-from BrainTumorAILib.registration import co_register
+from BrainTumorAILib.core.case import Case, harmonise, load_case
+from BrainTumorAILib.core.errors import InputError
+from BrainTumorAILib.core.image import Image, resample_to
+from BrainTumorAILib.core.phantom import make_phantom, phantom_affine
+from BrainTumorAILib.core.preprocess import head_mask
+from BrainTumorAILib.core.registration import co_register
 
 
 @pytest.fixture(scope="module")

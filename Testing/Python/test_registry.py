@@ -10,10 +10,10 @@ import torch
 from safetensors.torch import save_file
 
 from BrainTumorAILib.cli import main
-from BrainTumorAILib.errors import ModelError
-from BrainTumorAILib.networks import build_network
-from BrainTumorAILib.registry import Registry
-from BrainTumorAILib.weights import load_model, sha256_of, verify
+from BrainTumorAILib.core.errors import ModelError
+from BrainTumorAILib.core.registry import Registry
+from BrainTumorAILib.core.weights import load_model, sha256_of, verify
+from BrainTumorAILib.inference.networks import build_network
 
 ARCHITECTURE = {"name": "monai.UNet", "params": {"in_channels": 2, "out_channels": 4, "channels": [4, 8],
                                                   "strides": [2]}}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from BrainTumorAILib.errors import InputError
-from BrainTumorAILib.image import Image
-from BrainTumorAILib.labels import regions
-from BrainTumorAILib.segmentation.baseline import threshold_baseline
-from BrainTumorAILib.segmentation.metrics import dice
+from BrainTumorAILib.core.errors import InputError
+from BrainTumorAILib.core.image import Image
+from BrainTumorAILib.core.labels import regions
+from BrainTumorAILib.tasks.segmentation.baseline import threshold_baseline
+from BrainTumorAILib.tasks.segmentation.metrics import dice
 
 
 def _head(rng: np.random.Generator) -> tuple[Image, Image, dict[str, np.ndarray]]:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from seg_models import SOFTMAX_OUTPUTS, tiny_card, write_registry
 
-from BrainTumorAILib import bench
-from BrainTumorAILib.image import load_image, reorient, save_image
-from BrainTumorAILib.phantom import make_phantom
+from BrainTumorAILab import bench
+from BrainTumorAILib.core.image import load_image, reorient, save_image
+from BrainTumorAILib.core.phantom import make_phantom
 
 
 def test_textbook_path_writes_labels_on_the_input_grid_and_agrees_with_itself(tmp_path, monkeypatch):

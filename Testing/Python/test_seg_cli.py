@@ -10,9 +10,9 @@ import pytest
 from seg_models import SIGMOID_OUTPUTS, SOFTMAX_OUTPUTS, tiny_card, write_registry
 
 from BrainTumorAILib.cli import main
-from BrainTumorAILib.image import Image, load_image, reorient, save_image
-from BrainTumorAILib.labels import to_convention
-from BrainTumorAILib.phantom import make_phantom
+from BrainTumorAILib.core.image import Image, load_image, reorient, save_image
+from BrainTumorAILib.core.labels import to_convention
+from BrainTumorAILib.core.phantom import make_phantom
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ import pytest
 import torch
 from seg_training_data import tiny_config, write_phantoms
 
+from BrainTumorAILab.training.ensemble import combine_runs
+from BrainTumorAILab.training.trained import card_of_run
 from BrainTumorAILib.cli import main
-from BrainTumorAILib.errors import InputError
-from BrainTumorAILib.networks import build_network
-from BrainTumorAILib.networks.ensemble import MeanProbabilityEnsemble
-from BrainTumorAILib.training.ensemble import combine_runs
-from BrainTumorAILib.training.trained import card_of_run
-from BrainTumorAILib.weights import load_model
+from BrainTumorAILib.core.errors import InputError
+from BrainTumorAILib.core.weights import load_model
+from BrainTumorAILib.inference.networks import build_network
+from BrainTumorAILib.inference.networks.ensemble import MeanProbabilityEnsemble
 
 MEMBER = {"name": "monai.BasicUNet", "params": {"in_channels": 2, "out_channels": 3, "features": [4, 4, 8, 8, 16, 4]}}
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from seg_models import SIGMOID_OUTPUTS, SOFTMAX_OUTPUTS, tiny_card, write_registry
 
-from BrainTumorAILib.case import Case
-from BrainTumorAILib.errors import InputError, ModelError
-from BrainTumorAILib.image import Image, reorient, resample_to
-from BrainTumorAILib.phantom import make_phantom
-from BrainTumorAILib.segmentation import segment_case
-from BrainTumorAILib.segmentation.inference import WindowSettings
+from BrainTumorAILib.core.case import Case
+from BrainTumorAILib.core.errors import InputError, ModelError
+from BrainTumorAILib.core.image import Image, reorient, resample_to
+from BrainTumorAILib.core.phantom import make_phantom
+from BrainTumorAILib.inference.windows import WindowSettings
+from BrainTumorAILib.tasks.segmentation import segment_case
 
 SHAPE, SPACING = (40, 40, 36), (5.0, 5.0, 5.0)
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from BrainTumorAILib.image import Image
-from BrainTumorAILib.preprocess import zscore
-from BrainTumorAILib.segmentation.inputs import classes_from_probabilities, network_input
+from BrainTumorAILib.core.image import Image
+from BrainTumorAILib.core.preprocess import zscore
+from BrainTumorAILib.tasks.segmentation.inputs import classes_from_probabilities, network_input
 
 PREPROCESSING = {"normalisation": "zscore", "spacing_mm": [1.5, 1.5, 1.5], "crop_margin_mm": 4.0}
 

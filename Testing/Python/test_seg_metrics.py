@@ -7,11 +7,11 @@ import pytest
 import torch
 from monai.metrics import compute_hausdorff_distance
 
-from BrainTumorAILib.errors import InputError
-from BrainTumorAILib.labels import from_convention, to_convention
-from BrainTumorAILib.segmentation.inputs import classes_from_probabilities
-from BrainTumorAILib.segmentation.metrics import HD95_EMPTY_PENALTY_MM, dice, hd95, score_regions, volumes_ml
-from BrainTumorAILib.segmentation.postprocess import PostprocessOptions, postprocess
+from BrainTumorAILib.core.errors import InputError
+from BrainTumorAILib.core.labels import from_convention, to_convention
+from BrainTumorAILib.tasks.segmentation.inputs import classes_from_probabilities
+from BrainTumorAILib.tasks.segmentation.metrics import HD95_EMPTY_PENALTY_MM, dice, hd95, score_regions, volumes_ml
+from BrainTumorAILib.tasks.segmentation.postprocess import PostprocessOptions, postprocess
 
 
 def box(shape=(30, 30, 30), start=(5, 5, 5), size=(10, 10, 10)) -> np.ndarray:

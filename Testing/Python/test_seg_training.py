@@ -11,17 +11,17 @@ import torch
 from safetensors.torch import load_file
 from seg_training_data import CONFIGS, write_case, write_phantoms, tiny_config
 
+from BrainTumorAILab.training.augment import build_transform
+from BrainTumorAILab.training.config import load_config, parse_config
+from BrainTumorAILab.training.datasets import discover, select
+from BrainTumorAILab.training.segmentation import train_segmentation
+from BrainTumorAILab.training.trained import card_of_run
+from BrainTumorAILab.training.validation import region_dice
 from BrainTumorAILib.cli import main
-from BrainTumorAILib.errors import InputError
-from BrainTumorAILib.image import load_image
-from BrainTumorAILib.labels import from_convention
-from BrainTumorAILib.networks import build_network
-from BrainTumorAILib.training.augment import build_transform
-from BrainTumorAILib.training.config import load_config, parse_config
-from BrainTumorAILib.training.datasets import discover, select
-from BrainTumorAILib.training.segmentation import train_segmentation
-from BrainTumorAILib.training.trained import card_of_run
-from BrainTumorAILib.training.validation import region_dice
+from BrainTumorAILib.core.errors import InputError
+from BrainTumorAILib.core.image import load_image
+from BrainTumorAILib.core.labels import from_convention
+from BrainTumorAILib.inference.networks import build_network
 
 AFFINE = np.diag([2.0, 2.0, 2.0, 1.0])
 

@@ -13,8 +13,8 @@ import numpy as np
 from safetensors.torch import load_file
 from seg_training_data import REPO_ROOT, tiny_config, write_phantoms
 
-from BrainTumorAILib.training.config import load_config
-from BrainTumorAILib.training.segmentation import train_segmentation
+from BrainTumorAILab.training.config import load_config
+from BrainTumorAILab.training.segmentation import train_segmentation
 
 
 def test_two_gloo_processes_match_one_process(tmp_path):

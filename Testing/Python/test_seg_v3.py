@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from BrainTumorAILib.case import Case
-from BrainTumorAILib.errors import InputError
-from BrainTumorAILib.image import Image
-from BrainTumorAILib.labels import regions
-from BrainTumorAILib.phantom import make_phantom
-from BrainTumorAILib.preprocess import dice, foreground_mask, robust_zscore
-from BrainTumorAILib.registry import Registry
-from BrainTumorAILib.segmentation import segment_case
-from BrainTumorAILib.segmentation.inputs import network_input, required_inputs
-from BrainTumorAILib.training.clinical import (RandBiasFieldd, RandChannelMisalignd, RandDropChannelsd, RandGammad,
+from BrainTumorAILab.training.clinical import (RandBiasFieldd, RandChannelMisalignd, RandDropChannelsd, RandGammad,
                                                RandThickSlicesd)
-from BrainTumorAILib.training.config import parse_config
+from BrainTumorAILab.training.config import parse_config
+from BrainTumorAILib.core.case import Case
+from BrainTumorAILib.core.errors import InputError
+from BrainTumorAILib.core.image import Image
+from BrainTumorAILib.core.labels import regions
+from BrainTumorAILib.core.phantom import make_phantom
+from BrainTumorAILib.core.preprocess import dice, foreground_mask, robust_zscore
+from BrainTumorAILib.core.registry import Registry
+from BrainTumorAILib.tasks.segmentation import segment_case
+from BrainTumorAILib.tasks.segmentation.inputs import network_input, required_inputs
 
 import torch
 

@@ -14,8 +14,8 @@ from seg_models import SOFTMAX_OUTPUTS, tiny_card, write_registry
 slicer = pytest.importorskip("slicer")
 vtk = pytest.importorskip("vtk")
 
-from BrainTumorAILib.image import load_image, save_image  # noqa: E402
-from BrainTumorAILib.phantom import make_phantom  # noqa: E402
+from BrainTumorAILib.core.image import load_image, save_image  # noqa: E402
+from BrainTumorAILib.core.phantom import make_phantom  # noqa: E402
 from BrainTumorAISlicer import mrml  # noqa: E402
 
 BATCH_SCRIPT = slicer_harness.MODULE_DIR / "Scripts" / "batch.py"

@@ -9,8 +9,8 @@ from slicer_harness import scene  # noqa: F401  (fixture)
 
 slicer = pytest.importorskip("slicer")
 
-from BrainTumorAILib.image import load_image, resample_to  # noqa: E402
-from BrainTumorAILib.phantom import make_phantom  # noqa: E402
+from BrainTumorAILib.core.image import load_image, resample_to  # noqa: E402
+from BrainTumorAILib.core.phantom import make_phantom  # noqa: E402
 from BrainTumorAISlicer import mrml  # noqa: E402
 
 SAMPLES = {  # orientation of the voxel axes: case folder, file

@@ -18,8 +18,8 @@ from seg_models import SOFTMAX_OUTPUTS, tiny_card, write_registry
 
 slicer = pytest.importorskip("slicer")
 
-from BrainTumorAILib.errors import BrainTumorAIError  # noqa: E402
-from BrainTumorAILib.phantom import make_phantom  # noqa: E402
+from BrainTumorAILib.core.errors import BrainTumorAIError  # noqa: E402
+from BrainTumorAILib.core.phantom import make_phantom  # noqa: E402
 from BrainTumorAILib.pipeline import PipelineOptions  # noqa: E402
 from BrainTumorAISlicer import mrml  # noqa: E402
 from BrainTumorAISlicer.logic import PipelineLogic  # noqa: E402

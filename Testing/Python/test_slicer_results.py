@@ -11,9 +11,9 @@ from slicer_harness import scene  # noqa: F401  (fixture)
 slicer = pytest.importorskip("slicer")
 vtk = pytest.importorskip("vtk")
 
-from BrainTumorAILib.errors import InputError  # noqa: E402
-from BrainTumorAILib.image import Image  # noqa: E402
-from BrainTumorAILib.phantom import make_phantom  # noqa: E402
+from BrainTumorAILib.core.errors import InputError  # noqa: E402
+from BrainTumorAILib.core.image import Image  # noqa: E402
+from BrainTumorAILib.core.phantom import make_phantom  # noqa: E402
 from BrainTumorAISlicer import mrml  # noqa: E402
 from BrainTumorAISlicer.results import EngineOutputs, add_result_nodes  # noqa: E402
 from BrainTumorAISlicer.terminology import tumour_segments  # noqa: E402

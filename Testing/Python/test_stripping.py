@@ -4,11 +4,11 @@ quality, and clear errors for bad inputs."""
 import numpy as np
 import pytest
 
-from BrainTumorAILib.errors import InputError
-from BrainTumorAILib.image import Image, reorient
-from BrainTumorAILib.phantom import make_phantom
-from BrainTumorAILib.stripping import strip_skull
-from BrainTumorAILib.stripping.postprocess import dice, solid_brain
+from BrainTumorAILib.core.errors import InputError
+from BrainTumorAILib.core.image import Image, reorient
+from BrainTumorAILib.core.phantom import make_phantom
+from BrainTumorAILib.tasks.stripping import strip_skull
+from BrainTumorAILib.tasks.stripping.postprocess import dice, solid_brain
 
 
 @pytest.fixture(scope="module")

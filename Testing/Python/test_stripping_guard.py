@@ -11,17 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from BrainTumorAILib import stripping
-from BrainTumorAILib.case import Case
 from BrainTumorAILib.cli import main
-from BrainTumorAILib.image import Image, load_image, reorient, save_image
-from BrainTumorAILib.phantom import phantom_affine
+from BrainTumorAILib.core.case import Case
+from BrainTumorAILib.core.image import Image, load_image, reorient, save_image
+from BrainTumorAILib.core.phantom import phantom_affine
+from BrainTumorAILib.core.preprocess import foreground_mask
+from BrainTumorAILib.core.registry import Registry
 from BrainTumorAILib.pipeline import PipelineOptions, run_pipeline
-from BrainTumorAILib.preprocess import foreground_mask
-from BrainTumorAILib.registry import Registry
-from BrainTumorAILib.stripping import strip_skull
-from BrainTumorAILib.stripping.guard import check_mask, choose_mask, disagreement
-from BrainTumorAILib.stripping.postprocess import dice, solid_brain
+from BrainTumorAILib.tasks import stripping
+from BrainTumorAILib.tasks.stripping import strip_skull
+from BrainTumorAILib.tasks.stripping.guard import check_mask, choose_mask, disagreement
+from BrainTumorAILib.tasks.stripping.postprocess import dice, solid_brain
 
 SHAPE, SPACING = (80, 80, 64), 3.0  # 240 x 240 x 192 mm, RAS
 HEAD_MM, BRAIN_MM = (80.0, 95.0, 85.0), (62.0, 78.0, 60.0)  # semi-axes: a 2.7 L head, a 1.2 L brain

@@ -7,14 +7,15 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from BrainTumorAILab.classification.config import REPO_ROOT
+from BrainTumorAILab.stripping.painting import Randomisation
+from BrainTumorAILab.stripping.real_heads import load_real_heads
+from BrainTumorAILab.stripping.synthesis import synthetic_head
 from BrainTumorAILib.cli import main
-from BrainTumorAILib.errors import InputError
-from BrainTumorAILib.image import load_image, reorient
-from BrainTumorAILib.stripping import strip_skull
-from BrainTumorAILib.stripping.postprocess import dice
-from BrainTumorAILib.stripping.real_heads import load_real_heads
-from BrainTumorAILib.stripping.synthesis import Randomisation, synthetic_head
-from BrainTumorAILib.classification.config import REPO_ROOT
+from BrainTumorAILib.core.errors import InputError
+from BrainTumorAILib.core.image import load_image, reorient
+from BrainTumorAILib.tasks.stripping import strip_skull
+from BrainTumorAILib.tasks.stripping.postprocess import dice
 
 HEAD = "heads/AOMIC"
 AXIS_ORDERS = ("RAS", "LPS", "SPR")  # flips, and a permutation of the axes

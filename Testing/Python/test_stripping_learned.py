@@ -7,13 +7,13 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from BrainTumorAILab.stripping.training import load_strip_config, sample_seed
 from BrainTumorAILib.cli import main
-from BrainTumorAILib.errors import ModelError
-from BrainTumorAILib.image import load_image, reorient, save_image
-from BrainTumorAILib.phantom import make_phantom
-from BrainTumorAILib.stripping import strip_skull
-from BrainTumorAILib.stripping.postprocess import dice
-from BrainTumorAILib.stripping.training import load_strip_config, sample_seed
+from BrainTumorAILib.core.errors import ModelError
+from BrainTumorAILib.core.image import load_image, reorient, save_image
+from BrainTumorAILib.core.phantom import make_phantom
+from BrainTumorAILib.tasks.stripping import strip_skull
+from BrainTumorAILib.tasks.stripping.postprocess import dice
 from strip_models import TINY_CONFIG, train_tiny, write_strip_registry
 
 
@@ -113,7 +113,8 @@ def test_train_command_with_a_broken_config_names_it(tmp_path, capsys):
 
 
 def test_a_head_cut_at_both_ends_loses_its_brain_there():
-    from BrainTumorAILib.stripping.synthesis import Randomisation, synthetic_head
+    from BrainTumorAILab.stripping.painting import Randomisation
+    from BrainTumorAILab.stripping.synthesis import synthetic_head
 
     cut = Randomisation(spacing_mm=6.0, grid_shape=(32, 38, 32), fov_cut_prob=1.0, fov_cut_both_prob=1.0,
                         fov_cut_fraction=(0.25, 0.3), stripped_prob=0.0)

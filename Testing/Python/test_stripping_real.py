@@ -1,16 +1,16 @@
 """Skull stripping on the real raw TCGA study (with skull, 5.5 mm slices) and an already stripped BraTS sample.
 
 Skips when the shared data is absent. The figures the model card reports come from
-``python -m BrainTumorAILib.stripping.evaluate``; these floors guard against regressions.
+``python -m BrainTumorAILab.stripping.evaluate``; these floors guard against regressions.
 """
 
 import numpy as np
 import pytest
 
-from BrainTumorAILib.image import load_image, resample_to
-from BrainTumorAILib.registry import Registry
-from BrainTumorAILib.stripping import strip_skull
-from BrainTumorAILib.stripping.postprocess import dice
+from BrainTumorAILib.core.image import load_image, resample_to
+from BrainTumorAILib.core.registry import Registry
+from BrainTumorAILib.tasks.stripping import strip_skull
+from BrainTumorAILib.tasks.stripping.postprocess import dice
 
 
 def bundled_stripper():

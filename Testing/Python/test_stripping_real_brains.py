@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from BrainTumorAILib.errors import InputError
-from BrainTumorAILib.image import Image, reorient, save_image
-from BrainTumorAILib.phantom import AIR, GREY, make_phantom
-from BrainTumorAILib.stripping.real_brains import SOURCE_SPACING_MM, load_real_brains, real_brain_head
-from BrainTumorAILib.stripping.synthesis import Randomisation, synthetic_head
-from BrainTumorAILib.stripping.training import real_brains_of
+from BrainTumorAILab.stripping.painting import Randomisation
+from BrainTumorAILab.stripping.real_brains import SOURCE_SPACING_MM, load_real_brains, real_brain_head
+from BrainTumorAILab.stripping.synthesis import synthetic_head
+from BrainTumorAILab.stripping.training import real_brains_of
+from BrainTumorAILib.core.errors import InputError
+from BrainTumorAILib.core.image import Image, reorient, save_image
+from BrainTumorAILib.core.phantom import AIR, GREY, make_phantom
 
 SMALL = dict(spacing_mm=4.0, grid_shape=(48, 56, 48), stripped_prob=0.0, fov_cut_prob=0.0)
 
@@ -93,7 +94,7 @@ def test_heads_around_real_brains_are_deterministic_and_leave_the_others_alone(s
 
 
 def test_training_draws_heads_around_the_configured_brains(stripped_case, tmp_path):
-    from BrainTumorAILib.stripping.training import train_stripper
+    from BrainTumorAILab.stripping.training import train_stripper
     from strip_models import TINY_CONFIG
 
     data, _ = stripped_case

@@ -1,0 +1,77 @@
+"""Registered classifiers' study answers, as deployed, on 3D studies whose type is known.
+
+Two ways a study is classified: ``head`` as ``braintumorai classify --case`` does (27 slices around the head's
+middle of the unstripped image), and ``tumour`` as ``braintumorai run`` does after stripping and segmenting, with
+the labelled tumour standing in for the segmentation (labelled glioma cases) or the brain alone and an empty tumour
+map (healthy heads: a segmentation that finds nothing). Unlabelled glioma folders get the ``head`` way only.
+
+Usage: ``python -m BrainTumorAILab.classification.studies --models ID [ID ...] [--tumour-cases DIR ...]
+[--glioma-cases DIR ...] [--heads DIR ...]`` prints one JSON line per model, study and way, then a summary line per
+model: right answers out of the studies, per way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from BrainTumorAILib.core.case import load_case
+from BrainTumorAILib.core.image import Image, load_image
+from BrainTumorAILib.tasks.classification.predict import Classifier
+from BrainTumorAILib.tasks.classification.volume import classify_volume, preferred_sequence
+from ..training.datasets import discover
+
+
+def studies(tumour_cases: Sequence[str], glioma_cases: Sequence[str], heads: Sequence[str]
+            ) -> Iterator[tuple[str, str, str, Image, Image | None]]:
+    """(study, expected label, way, image, tumour map or None) for every study and way."""
+    for root in tumour_cases:
+        for case in discover(root):
+            sequence = preferred_sequence(case.images, case.name)
+            images, classes = case.load([sequence])
+            image = images[sequence]
+            yield case.name, "glioma", "head", image, None
+            yield case.name, "glioma", "tumour", image, image.with_array(classes)
+    for folder in glioma_cases:
+        case = load_case(folder)
+        sequence = preferred_sequence(case.images, case.name)
+        yield case.name, "glioma", "head", case.images[sequence], None
+    for folder in map(Path, heads):
+        image = load_image(sorted(folder.glob("*_T1w.nii*"))[0])
+        brain = load_image(sorted(folder.glob("*_brainmask.nii*"))[0], label=True).array > 0
+        yield folder.name, "notumor", "head", image, None
+        stripped = image.with_array(np.where(brain, image.array, 0).astype(np.float32))
+        yield folder.name, "notumor", "tumour", stripped, image.with_array(np.zeros(brain.shape, np.uint8))
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m BrainTumorAILab.classification.studies",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", required=True, help="registered classifier ids")
+    parser.add_argument("--tumour-cases", nargs="*", default=[], help="folders of labelled glioma cases")
+    parser.add_argument("--glioma-cases", nargs="*", default=[], help="unlabelled glioma case folders")
+    parser.add_argument("--heads", nargs="*", default=[], help="healthy head folders (*_T1w, *_brainmask)")
+    arguments = parser.parse_args(argv)
+    for model in arguments.models:
+        classifier = Classifier.load(model, "cpu")
+        right: dict[str, list[int]] = {}
+        for name, expected, way, image, tumour in studies(arguments.tumour_cases, arguments.glioma_cases,
+                                                          arguments.heads):
+            result: dict[str, Any] = classify_volume(image, classifier, tumour)
+            right.setdefault(way, [0, 0])
+            right[way][0] += result["label"] == expected
+            right[way][1] += 1
+            print(json.dumps({"model": model, "study": name, "way": way, "expected": expected,
+                              "label": result["label"], "vote_counts": result["vote_counts"],
+                              "reason": result["reason"]}), flush=True)
+        print(json.dumps({"model": model, "right": {way: f"{r}/{n}" for way, (r, n) in right.items()}}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

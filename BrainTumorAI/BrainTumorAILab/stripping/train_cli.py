@@ -1,0 +1,44 @@
+"""``braintumorai train strip --config FILE [--data DIR] [--out DIR] [--device D] [--threads N]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+
+from BrainTumorAILib.core.device import set_threads
+from BrainTumorAILib.core.errors import InputError
+from BrainTumorAILib.core.vocabulary import DEVICE_CHOICES
+
+
+def add_parser(targets: argparse._SubParsersAction) -> None:
+    parser = targets.add_parser("strip", help="train the learned skull stripper on synthetic heads")
+    parser.add_argument("--config", required=True, help="JSON training config (Resources/Configs/stripping)")
+    parser.add_argument("--data", default=os.environ.get("BRAINTUMORAI_DATA", "../shared/data"),
+                        help="data folder holding the config's real_brains (default: $BRAINTUMORAI_DATA or ../shared/data)")
+    parser.add_argument("--out", default="runs/strip", help="output folder (weights, history, summary)")
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    parser.add_argument("--threads", type=int, help="CPU threads (default: $BRAINTUMORAI_THREADS or all cores)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--hold-out-head", action="append", default=[], metavar="FOLDER",
+                        help="leave this folder of the config's real_heads out of training (leave-one-head-out)")
+    parser.set_defaults(func=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    from .training import load_strip_config, train_stripper
+
+    set_threads(arguments.threads)
+    config = load_strip_config(arguments.config)
+    heads = config.get("real_heads", [])
+    unknown = [folder for folder in arguments.hold_out_head if folder not in heads]
+    if unknown:
+        raise InputError(f"--hold-out-head {', '.join(unknown)} is not among the config's real_heads "
+                         f"({', '.join(heads) or 'none'}): {arguments.config}")
+    config["real_heads"] = [folder for folder in heads if folder not in arguments.hold_out_head]
+    summary = train_stripper(config, arguments.out, device=arguments.device, progress=not arguments.no_progress,
+                             command=shlex.join(["braintumorai", *sys.argv[1:]]), data=arguments.data)
+    print(json.dumps({key: summary[key] for key in ("validation_dice", "seconds", "iterations")}))
+    return 0

@@ -1,0 +1,2 @@
+"""What every stage shares: images with their affines, cases, input checks, co-registration, N4, labels, the model
+registry and weights, atomic writes, errors, devices, and the head phantom the self-test and demo run on."""

@@ -1,1 +1,0 @@
-"""Training of the engine's models from JSON configs (``braintumorai train ...``)."""
