@@ -59,6 +59,17 @@ def test_a_moved_thick_slice_series_is_registered_back(phantom):
     assert np.abs(recorded - points)[:3].max() < 4.0
 
 
+def test_registering_a_study_twice_gives_the_same_transform_and_keeps_the_thread_setting(phantom):
+    import SimpleITK as sitk
+
+    case = Case({"flair": phantom.images["flair"], "t2": moved(phantom.images["t2"], 4.0, (3.0, 2.0, -2.0))}, "twice")
+    threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    first = co_register(case, "flair", "always")[1]
+    second = co_register(case, "flair", "always")[1]
+    assert [r.transform for r in first] == [r.transform for r in second]
+    assert sitk.ProcessObject.GetGlobalDefaultNumberOfThreads() == threads
+
+
 def test_series_that_line_up_are_detected_and_not_registered(phantom):
     registered, records = co_register(Case(phantom.images, "aligned"), "t1c", "auto")
     assert {r.sequence: r.action for r in records} == {"flair": "skipped", "t1": "skipped", "t1c": "reference",
