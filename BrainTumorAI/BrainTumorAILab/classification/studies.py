@@ -21,10 +21,11 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from BrainTumorAILib.core.case import load_case
-from BrainTumorAILib.core.image import Image, load_image
+from BrainTumorAILib.core.image import Image
 from BrainTumorAILib.tasks.classification.predict import Classifier
 from BrainTumorAILib.tasks.classification.volume import classify_volume, preferred_sequence
 from ..training.datasets import discover
+from .study_slices import load_head
 
 
 def studies(tumour_cases: Sequence[str], glioma_cases: Sequence[str], heads: Sequence[str]
@@ -42,8 +43,8 @@ def studies(tumour_cases: Sequence[str], glioma_cases: Sequence[str], heads: Seq
         sequence = preferred_sequence(case.images, case.name)
         yield case.name, "glioma", "head", case.images[sequence], None
     for folder in map(Path, heads):
-        image = load_image(sorted(folder.glob("*_T1w.nii*"))[0])
-        brain = load_image(sorted(folder.glob("*_brainmask.nii*"))[0], label=True).array > 0
+        image, mask = load_head(folder)
+        brain = mask.array > 0
         yield folder.name, "notumor", "head", image, None
         stripped = image.with_array(np.where(brain, image.array, 0).astype(np.float32))
         yield folder.name, "notumor", "tumour", stripped, image.with_array(np.zeros(brain.shape, np.uint8))

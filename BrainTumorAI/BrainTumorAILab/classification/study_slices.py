@@ -28,9 +28,9 @@ from PIL import Image as PILImage
 
 from BrainTumorAILib.core.atomic import write_json
 from BrainTumorAILib.core.errors import InputError
-from BrainTumorAILib.core.image import load_image
-from BrainTumorAILib.tasks.classification.volume import (OFFSETS_MM, VIEWS, extent, framed_volume, preferred_sequence,
-                                                         slices_at)
+from BrainTumorAILib.core.image import Image, load_image
+from BrainTumorAILib.tasks.classification.volume import (VIEWS, extent, framed_volume, preferred_sequence,
+                                                         slice_positions, slices_at)
 from ..training.datasets import discover
 
 TUMOUR_STEP_MM, TUMOUR_REACH_MM = 3, 12
@@ -66,34 +66,44 @@ def tumour_positions(tumour: np.ndarray, spacing: Sequence[float]) -> dict[str, 
     return positions
 
 
+def _distinct(places: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(offset_mm, index) places with each index once (its first offset): clamped offsets repeat an index."""
+    chosen: dict[int, int] = {}
+    for offset, index in places:
+        chosen.setdefault(index, offset)
+    return [(offset, index) for index, offset in chosen.items()]
+
+
 def clear_positions(head: np.ndarray, tumour: np.ndarray, spacing: Sequence[float]
                     ) -> dict[str, list[tuple[int, int]]]:
     """{view: [(offset_mm, index)]}: the classifier's 27 head positions whose slab of +-CLEAR_MM holds no tumour."""
     positions: dict[str, list[tuple[int, int]]] = {}
     for view, axis in VIEWS.items():
-        low, high = extent(head, axis)
         present = tumour.any(axis=tuple(a for a in range(3) if a != axis))
         reach = int(round(CLEAR_MM / spacing[axis]))
-        middle = (low + high) // 2
-        chosen: dict[int, int] = {}
-        for offset in OFFSETS_MM:
-            index = int(np.clip(middle + round(offset / spacing[axis]), low, high))
-            if not present[max(index - reach, 0):index + reach + 1].any():
-                chosen.setdefault(index, offset)
-        positions[view] = [(offset, index) for index, offset in chosen.items()]
+        places = slice_positions(*extent(head, axis), spacing[axis])
+        positions[view] = [(offset, index) for offset, index in _distinct(places)
+                           if not present[max(index - reach, 0):index + reach + 1].any()]
     return positions
 
 
 def head_positions(head: np.ndarray, spacing: Sequence[float]) -> dict[str, list[tuple[int, int]]]:
     """{view: [(offset_mm, index)]} every HEAD_STEP_MM mm up to HEAD_REACH_MM from the head's middle."""
-    positions = {}
-    for view, axis in VIEWS.items():
-        low, high = extent(head, axis)
-        middle = (low + high) // 2
-        places = {int(np.clip(middle + round(offset / spacing[axis]), low, high)): offset
-                  for offset in range(HEAD_REACH_MM, -HEAD_REACH_MM - 1, -HEAD_STEP_MM)}
-        positions[view] = [(offset, index) for index, offset in sorted(places.items())]
-    return positions
+    offsets = tuple(range(-HEAD_REACH_MM, HEAD_REACH_MM + 1, HEAD_STEP_MM))
+    return {view: _distinct(slice_positions(*extent(head, axis), spacing[axis], offsets=offsets))
+            for view, axis in VIEWS.items()}
+
+
+def load_head(folder: Path) -> tuple[Image, Image]:
+    """A healthy head folder's T1w image and its brain mask on the same grid (InputError naming what is missing)."""
+    files = {kind: sorted(folder.glob(f"*_{kind}.nii*")) for kind in ("T1w", "brainmask")}
+    if not all(files.values()):
+        raise InputError(f"A head folder needs *_T1w and *_brainmask images: {folder}")
+    image = load_image(files["T1w"][0])
+    brain = load_image(files["brainmask"][0], label=True)
+    if not brain.same_grid(image):
+        raise InputError(f"{brain.path} is not on the grid of {image.path}")
+    return image, brain
 
 
 def export_tumour_cases(roots: Sequence[str | Path], out: Path, size: int, sigma: float) -> dict[str, dict[str, int]]:
@@ -122,13 +132,7 @@ def export_heads(folders: Sequence[str | Path], out: Path, size: int, sigma: flo
     """Notumor slices of each healthy head, whole and brain only; {head: {class: images}}."""
     counts = {}
     for folder in map(Path, folders):
-        files = {kind: sorted(folder.glob(f"*_{kind}.nii*")) for kind in ("T1w", "brainmask")}
-        if not all(files.values()):
-            raise InputError(f"A head folder needs *_T1w and *_brainmask images: {folder}")
-        image = load_image(files["T1w"][0])
-        brain = load_image(files["brainmask"][0], label=True)
-        if not brain.same_grid(image):
-            raise InputError(f"{brain.path} is not on the grid of {image.path}")
+        image, brain = load_head(folder)
         total = 0
         for suffix, version in (("whole", image), ("brain", image.with_array(
                 np.where(brain.array > 0, image.array, 0).astype(np.float32)))):
