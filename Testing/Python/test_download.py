@@ -1,4 +1,5 @@
-"""Downloading weights from a real HTTP server on 127.0.0.1: the MONAI bundle's loading path, broken and wrong files.
+"""Downloading weights from a real HTTP server on 127.0.0.1 (conftest's ``server``): the MONAI bundle's loading
+path, broken and wrong files.
 
 The registry's ``monai-brats-segresnet`` card is copied with its URL pointing at the local server, which serves a
 bundle-shaped file (a plain torch state dict of the card's SegResNet) of random weights made by the test.
@@ -8,9 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import http.server
 import json
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ import pytest
 import torch
 
 from BrainTumorAILib.core.case import Case
-from BrainTumorAILib.core.errors import ModelError
+from BrainTumorAILib.core.errors import DownloadError
 from BrainTumorAILib.core.phantom import make_phantom
 from BrainTumorAILib.core.registry import Registry
 from BrainTumorAILib.core.weights import ensure_weights, load_model, local_weights_path
@@ -26,34 +25,6 @@ from BrainTumorAILib.inference.networks import build_network
 from BrainTumorAILib.tasks.segmentation import segment_case
 
 BUNDLE_ID = "monai-brats-segresnet"
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves ``server.payload`` at any path; with ``server.cut_at`` it announces the full length, sends that many
-    bytes and drops the connection."""
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        payload, cut_at = self.server.payload, self.server.cut_at  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload if cut_at is None else payload[:cut_at])
-        self.wfile.flush()
-        self.close_connection = True
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.payload, httpd.cut_at = b"", None  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def local_registry(tmp_path: Path, monkeypatch, server, payload: bytes, *, sha256: str | None = None,
@@ -111,7 +82,7 @@ def test_a_connection_dropped_midway_leaves_no_file_in_the_cache(tmp_path, monke
     payload, _ = bundle_shaped_weights(tmp_path)
     card = local_registry(tmp_path, monkeypatch, server, payload).get(BUNDLE_ID)
     server.cut_at = len(payload) // 2
-    with pytest.raises(ModelError, match="broke off|Cannot download"):
+    with pytest.raises(DownloadError, match="broke off|Cannot download"):
         ensure_weights(card, progress=False)
     folder = local_weights_path(card).parent
     assert not folder.exists() or list(folder.iterdir()) == []
@@ -120,7 +91,7 @@ def test_a_connection_dropped_midway_leaves_no_file_in_the_cache(tmp_path, monke
 def test_wrong_bytes_are_rejected_and_not_kept(tmp_path, monkeypatch, server):
     payload, _ = bundle_shaped_weights(tmp_path)
     card = local_registry(tmp_path, monkeypatch, server, payload, sha256="0" * 64).get(BUNDLE_ID)
-    with pytest.raises(ModelError, match="rejected"):
+    with pytest.raises(DownloadError, match="rejected"):
         ensure_weights(card, progress=False)
     folder = local_weights_path(card).parent
     assert not folder.exists() or list(folder.iterdir()) == []

@@ -17,5 +17,9 @@ class ModelError(BrainTumorAIError):
     """The model registry, a model card or a weights file is wrong or unavailable."""
 
 
+class DownloadError(BrainTumorAIError):
+    """A download failed, broke off or did not match its sha256."""
+
+
 class Cancelled(BrainTumorAIError):
     """The user cancelled a running job."""

@@ -1,42 +1,27 @@
 """Find, download, verify and load a model's weights.
 
 Bundled weights live in ``BrainTumorAI/Resources/Models``; downloaded ones in the cache ``$BRAINTUMORAI_HOME/models``
-(default ``~/.braintumorai/models``). A download goes to a temporary name and is renamed only when complete and
-its sha256 matches the card; weights are read with safetensors or ``torch.load(weights_only=True)``, never by
-unpickling arbitrary objects.
+(default ``~/.braintumorai/models``). A download (``download.py``) goes to a temporary name and is renamed only when
+complete and its sha256 matches the card; weights are read with safetensors or ``torch.load(weights_only=True)``,
+never by unpickling arbitrary objects.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import socket
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
-from .atomic import atomic_path
+from .download import download, sha256_of
 from .errors import ModelError
 from .registry import ModelCard
-
-CHUNK = 1 << 20
 
 
 def cache_dir() -> Path:
     """Where downloaded weights are kept: ``$BRAINTUMORAI_HOME/models``, default ``~/.braintumorai/models``."""
     home = Path(os.environ.get("BRAINTUMORAI_HOME", Path.home() / ".braintumorai"))
     return home / "models"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def local_weights_path(card: ModelCard) -> Path:
@@ -68,40 +53,6 @@ def ensure_weights(card: ModelCard, *, progress: bool = True, timeout: float = 3
         return verify(card, path)
     download(card.weights["url"], path, expected_sha256=card.sha256, progress=progress, timeout=timeout,
              what=f"model '{card.id}'")
-    return path
-
-
-def download(url: str, path: Path, *, expected_sha256: str, progress: bool = True, timeout: float = 30.0,
-             what: str = "file") -> Path:
-    """Download ``url`` to ``path`` through a temporary file; keep it only when complete and its sha256 matches."""
-    digest = hashlib.sha256()
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, atomic_path(path) as temporary:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            received = 0
-            with open(temporary, "wb") as handle, tqdm(
-                total=total, unit="B", unit_scale=True, desc=f"Downloading {what}", disable=not progress
-            ) as bar:
-                for block in iter(lambda: response.read(CHUNK), b""):
-                    handle.write(block)
-                    digest.update(block)
-                    received += len(block)
-                    bar.update(len(block))
-            if total is not None and received != total:
-                raise ModelError(f"Download of {what} broke off after {received} of {total} bytes: {url}")
-            if digest.hexdigest() != expected_sha256:
-                raise ModelError(
-                    f"Download of {what} was rejected: sha256 {digest.hexdigest()} differs from the expected "
-                    f"{expected_sha256}: {url}"
-                )
-    except ModelError:
-        raise
-    except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise ModelError(
-            f"Cannot download {what} from {url} ({reason}). Are you offline? Download it elsewhere and place it "
-            f"at {path}, or choose a bundled model."
-        ) from error
     return path
 
 
