@@ -3,7 +3,8 @@
 Module (metadata), parameter node, Widget (the panel, thin), Logic (the only MRML-aware code; no Qt, no dialogs)
 and Test (the self-test on a synthetic phantom). The engine (``BrainTumorAILib``) and the Slicer-side helpers
 (``BrainTumorAISlicer``) are imported inside methods, so the module loads before its dependencies are installed;
-only the dependency-free names (``core.vocabulary``) and the Logic, which imports its engine lazily, load with it.
+only the dependency-free names (``core.vocabulary``, the sample cases' registration) and the Logic, which imports
+its engine lazily, load with it.
 """
 
 import logging
@@ -22,6 +23,7 @@ from slicer.util import VTKObservationMixin
 
 from BrainTumorAILib.core.vocabulary import DEVICE_CHOICES, SEQUENCES
 from BrainTumorAISlicer.logic import PipelineLogic
+from BrainTumorAISlicer.sample_data import register_sample_data
 
 
 
@@ -47,8 +49,14 @@ class BrainTumorAI(ScriptedLoadableModule):
             "measured accuracy."
         )
         self.parent.acknowledgementText = _(
-            "Built on 3D Slicer, MONAI and PyTorch. Trained on public data listed in the model cards."
+            "Built on 3D Slicer, MONAI and PyTorch. Trained on public data listed in the model cards. The sample case "
+            "(Sample Data module, BrainTumorAI) is BraTS 2023 challenge data (research use under the BraTS terms), "
+            "hosted by the SlicerMONAIAuto3DSeg project."
         )
+        if hasattr(getattr(slicer, "app", None), "connect"):
+            slicer.app.connect("startupCompleted()", register_sample_data)
+        else:
+            logging.info("BrainTumorAI: no Slicer application (headless), the sample cases are not registered")
 
 
 #

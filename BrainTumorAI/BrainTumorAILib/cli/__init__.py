@@ -11,7 +11,7 @@ from ..protocol import error_line
 from . import train
 
 COMMANDS = ("case", "models", "run", "train", "classify", "classify-images", "segment", "evaluate", "strip",
-            "segment-baseline")
+            "segment-baseline", "sample")
 
 
 def build_parser() -> argparse.ArgumentParser:
