@@ -30,6 +30,15 @@ def hd95(prediction: np.ndarray, truth: np.ndarray, spacing: Sequence[float] = (
         return 0.0
     if has_prediction != has_truth:
         return HD95_EMPTY_PENALTY_MM
+    to_truth, to_prediction = surface_distances(prediction, truth, spacing)
+    return float(max(np.percentile(to_truth, 95), np.percentile(to_prediction, 95)))
+
+
+def surface_distances(prediction: np.ndarray, truth: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """(mm from each surface voxel of ``prediction`` to the nearest of ``truth``'s, and from each of ``truth``'s to
+    the nearest of ``prediction``'s) for two non-empty boolean (I, J, K) masks."""
+    prediction, truth = np.asarray(prediction, bool), np.asarray(truth, bool)
     box = preprocess.bounding_box(prediction | truth, margin=1)
     # pad by one so that mask voxels on the volume's border count as surface, as they would with an outside of 0
     prediction = np.pad(box.apply(prediction), 1)
@@ -37,7 +46,7 @@ def hd95(prediction: np.ndarray, truth: np.ndarray, spacing: Sequence[float] = (
     surface_prediction, surface_truth = _surface(prediction), _surface(truth)
     to_truth = ndimage.distance_transform_edt(~surface_truth, sampling=spacing)[surface_prediction]
     to_prediction = ndimage.distance_transform_edt(~surface_prediction, sampling=spacing)[surface_truth]
-    return float(max(np.percentile(to_truth, 95), np.percentile(to_prediction, 95)))
+    return to_truth, to_prediction
 
 
 def _surface(mask: np.ndarray) -> np.ndarray:
