@@ -4,6 +4,9 @@ A case is either a file directly in the folder (``BraTS-GLI-00001-000-seg.nii.gz
 the extension and a trailing seg / label / labels / pred / prediction / truth token are dropped) or a sub-folder
 holding exactly one label map (``brats_2013_pat0003_1/OTMultiClass.nii.gz`` -> ``brats_2013_pat0003_1``: a file
 named seg / label / OTMultiClass / truth / pred / gt, or the folder's only image); other folders are skipped.
+
+Each case gets the project's Dice and HD95 (COLUMNS) and, after them, the BraTS challenge's own figures
+(brats_official.COLUMNS: lesion-wise Dice and HD95, pooled whole-region HD95, lesion counts).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from BrainTumorAILib.core.errors import InputError
 from BrainTumorAILib.core.image import NIFTI_SUFFIXES, NRRD_SUFFIXES, load_image, resample_to
 from BrainTumorAILib.core.labels import REGIONS, from_convention
 from BrainTumorAILib.tasks.segmentation.metrics import score_regions
+
+from . import brats_official
 
 _SUFFIXES = tuple(sorted(NIFTI_SUFFIXES + NRRD_SUFFIXES, key=len, reverse=True))
 _TRAILING_TOKEN = re.compile(r"[-_.](seg|segmentation|label|labels|pred|prediction|truth|gt)$", re.IGNORECASE)
@@ -57,24 +62,27 @@ def find_label_maps(folder: str | os.PathLike) -> dict[str, Path]:
 
 def score_case(prediction_path: Path, truth_path: Path, prediction_labels: str, truth_labels: str
                ) -> dict[str, float]:
-    """Dice and HD95 per region of one prediction file against one truth file (the prediction is resampled, nearest
-    neighbour, onto the truth's grid when the grids differ)."""
+    """COLUMNS and brats_official.COLUMNS of one prediction file against one truth file (the prediction is
+    resampled, nearest neighbour, onto the truth's grid when the grids differ)."""
     truth = load_image(truth_path, label=True)
     prediction = load_image(prediction_path, label=True)
     if not prediction.same_grid(truth):
         print(f"note: {prediction_path.name} is not on the grid of {truth_path.name}; resampled onto it",
               file=sys.stderr)
         prediction = resample_to(prediction, truth, label=True)
-    scores = score_regions(_classes(prediction.array, prediction_labels, prediction_path),
-                           _classes(truth.array, truth_labels, truth_path), truth.spacing)
-    return {f"{region}_{metric}": value for region, metric_values in scores.items()
-            for metric, value in metric_values.items()}
+    predicted = _classes(prediction.array, prediction_labels, prediction_path)
+    true = _classes(truth.array, truth_labels, truth_path)
+    scores = score_regions(predicted, true, truth.spacing)
+    return {**{f"{region}_{metric}": value for region, metric_values in scores.items()
+               for metric, value in metric_values.items()},
+            **brats_official.columns(brats_official.score_regions(predicted, true, truth.spacing))}
 
 
 def evaluate_folders(predictions: str | os.PathLike, truths: str | os.PathLike, *,
                      prediction_labels: str = "brats2021", truth_labels: str = "brats2021"
                      ) -> tuple[list[dict[str, object]], list[str]]:
-    """(one row per paired case with COLUMNS, names of the cases found on one side only)."""
+    """(one row per paired case with COLUMNS and brats_official.COLUMNS, names of the cases found on one side
+    only)."""
     predicted, true = find_label_maps(predictions), find_label_maps(truths)
     paired = sorted(set(predicted) & set(true))
     if not paired:
@@ -87,8 +95,11 @@ def evaluate_folders(predictions: str | os.PathLike, truths: str | os.PathLike, 
 
 
 def mean_row(rows: list[dict[str, object]]) -> dict[str, object]:
-    """The column means of ``rows`` as a row named "mean"."""
-    return {"case": "mean", **{column: float(np.mean([row[column] for row in rows])) for column in COLUMNS[1:]}}
+    """The column means of ``rows`` as a row named "mean" (the official figures' over the cases where they are not
+    NaN, as the challenge's summary takes them)."""
+    official = [column for column in brats_official.COLUMNS if column in rows[0]]
+    return {"case": "mean", **{column: float(np.mean([row[column] for row in rows])) for column in COLUMNS[1:]},
+            **{column: brats_official.mean([row[column] for row in rows]) for column in official}}
 
 
 def _classes(labels: np.ndarray, convention: str, path: Path) -> np.ndarray:

@@ -74,6 +74,14 @@ def test_evaluate_pairs_cases_prints_a_table_and_writes_a_csv(tmp_path, capsys):
     assert float(rows["caseB"]["ET_dice"]) == 0.0 and float(rows["caseB"]["ET_hd95"]) == 373.13
     assert float(rows["caseB"]["TC_dice"]) == 1.0
     assert float(rows["mean"]["ET_dice"]) == 0.5
+    # the challenge's own figures follow ours, in a second table and further CSV columns
+    header = table.read_text().splitlines()[0].split(",")
+    assert header[:7] == ["case", "WT_dice", "TC_dice", "ET_dice", "WT_hd95", "TC_hd95", "ET_hd95"]
+    assert "BraTS 2023+ definition" in captured.out and "lesion_dice" in captured.out
+    assert float(rows["caseA"]["brats23_WT_lesion_dice"]) == 1.0 and rows["caseA"]["brats23_ET_tp"] == "1"
+    assert float(rows["caseB"]["brats23_ET_lesion_hd95"]) == float("inf")
+    assert float(rows["caseB"]["brats23_ET_hd95"]) == 373.0 and rows["caseB"]["brats23_ET_fn"] == "1"
+    assert float(rows["mean"]["brats23_ET_lesion_dice"]) == 0.5
 
 
 def test_segment_applies_the_small_et_rule_when_asked(case_dir, tmp_path, capsys):

@@ -1,4 +1,5 @@
-"""``braintumorai evaluate --pred DIR --truth DIR [--csv OUT.csv]``: Dice and HD95 per region, a table and a CSV."""
+"""``braintumorai evaluate --pred DIR --truth DIR [--csv OUT.csv]``: Dice and HD95 per region, a table and a CSV;
+then the BraTS challenge's own figures (lesion-wise, 2023+ definition), a second table and more CSV columns."""
 
 from __future__ import annotations
 
@@ -34,9 +35,13 @@ def run(arguments: argparse.Namespace) -> int:
         print(f"note: cases without a partner, not scored: {', '.join(unpaired)}", file=sys.stderr)
     table = rows + [evaluation.mean_row(rows)]
     print(format_table(table, evaluation.COLUMNS))
+    official = lab_module("brats_official", "evaluate")
+    print(f"\n{official.DEFINITION}; lesions 26-connected, HD95 pooled, NaN: region empty in both")
+    print(format_table([line for row in table for line in official.by_region(row)],
+                       ("case", "region", *official.METRICS)))
     if arguments.csv:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=evaluation.COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=(*evaluation.COLUMNS, *official.COLUMNS), lineterminator="\n")
         writer.writeheader()
         writer.writerows({key: _cell(value) for key, value in row.items()} for row in table)
         write_text(buffer.getvalue(), arguments.csv)
@@ -47,10 +52,12 @@ def format_table(rows: list[dict[str, object]], columns: tuple[str, ...]) -> str
     """A fixed-width text table of ``rows`` in ``columns`` (the first is the case; Dice, and HD95 in mm, to 4
     decimals)."""
     width = max(len("case"), *(len(str(row["case"])) for row in rows))
-    header = f"{'case':<{width}}  " + "  ".join(f"{column:>9}" for column in columns[1:])
+    widths = [max(9, len(column)) for column in columns[1:]]
+    header = f"{'case':<{width}}  " + "  ".join(f"{column:>{w}}" for column, w in zip(columns[1:], widths))
     lines = [header, "-" * len(header)]
     for row in rows:
-        lines.append(f"{str(row['case']):<{width}}  " + "  ".join(f"{_cell(row[column]):>9}" for column in columns[1:]))
+        lines.append(f"{str(row['case']):<{width}}  "
+                     + "  ".join(f"{_cell(row[column]):>{w}}" for column, w in zip(columns[1:], widths)))
     return "\n".join(lines)
 
 
