@@ -1,6 +1,6 @@
 """Registered classifiers' study answers, as deployed, on 3D studies whose type is known.
 
-Two ways a study is classified: ``head`` as ``braintumorai classify --case`` does (27 slices around the head's
+Two ways a study is classified: ``head`` as ``braintumorai classify --slices head`` does (27 slices around the head's
 middle of the unstripped image), and ``tumour`` as ``braintumorai run`` does after stripping and segmenting, with
 the labelled tumour standing in for the segmentation (labelled glioma cases) or the brain alone and an empty tumour
 map (healthy heads: a segmentation that finds nothing). Unlabelled glioma folders get the ``head`` way only.
