@@ -97,7 +97,7 @@ def test_missing_optional_sequences_become_zero_channels(card, phantom):
 
 def test_a_missing_required_sequence_is_a_clear_error(card, phantom):
     images = stripped(phantom)
-    with pytest.raises(InputError, match=r"lacks t1c that segmentation model 'brats-4seq-dynunet' needs"):
+    with pytest.raises(InputError, match=rf"lacks t1c that segmentation model '{card.id}' needs"):
         segment_case(Case({"flair": images["flair"], "t2": images["t2"]}, "no-t1c"), card=card, device="cpu")
 
 
