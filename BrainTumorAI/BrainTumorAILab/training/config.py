@@ -16,12 +16,13 @@ from typing import Any
 from BrainTumorAILib.core.errors import InputError
 from BrainTumorAILib.core.labels import CLASS_NAMES
 from ..config_files import merge, read_config
+from .datasets import LABEL_SCHEMES
 
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "preprocessing": {"normalisation": "zscore", "spacing_mm": None, "crop_margin_mm": 8.0},
     "inference": {"roi_size": [64, 64, 64], "overlap": 0.25, "sw_batch_size": 2},
-    "loss": {"name": "dice_focal", "params": {}},
+    "loss": {"name": "dice_focal", "params": {}, "unlabelled_regions": {}},
     "augmentation": {
         "patch_size": [64, 64, 64], "samples_per_case": 2, "pos": 2.0, "neg": 1.0, "negatives": "anywhere",
         "class_ratios": None,
@@ -83,6 +84,7 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> SegmentationC
     outputs = merged["outputs"]
     if outputs.get("activation") not in ("softmax", "sigmoid") or not outputs.get("channels"):
         raise InputError(f"outputs needs activation softmax|sigmoid and channels{where}")
+    _check_unlabelled_regions(merged["loss"]["unlabelled_regions"], outputs, merged["loss"]["name"], where)
     params = member_architecture(merged["architecture"]).get("params", {})
     if params.get("out_channels") != len(outputs["channels"]):
         raise InputError(f"architecture out_channels does not match the {len(outputs['channels'])} output "
@@ -93,6 +95,24 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> SegmentationC
     if unknown:
         raise InputError(f"preprocessing.optional_inputs {unknown} are not among the inputs {merged['inputs']}{where}")
     return SegmentationConfig(merged, path)
+
+
+def _check_unlabelled_regions(unlabelled: Any, outputs: dict[str, Any], loss_name: str, where: str) -> None:
+    """``loss.unlabelled_regions``: {label convention: [output channels its labels do not supervise]}, sigmoid
+    region outputs only (a softmax class cannot be left out of its own normalisation)."""
+    if not unlabelled:
+        return
+    if outputs.get("activation") != "sigmoid" or loss_name != "dice_ce" or not isinstance(unlabelled, dict):
+        raise InputError("loss.unlabelled_regions needs sigmoid outputs, loss dice_ce and a {convention: [channels]} "
+                         f"map{where}")
+    for convention, channels in unlabelled.items():
+        known = [scheme for _, scheme in LABEL_SCHEMES]
+        if convention not in known:
+            raise InputError(f"loss.unlabelled_regions: unknown label convention '{convention}' (known: "
+                             f"{', '.join(known)}){where}")
+        if not isinstance(channels, list) or set(channels) - set(outputs["channels"]):
+            raise InputError(f"loss.unlabelled_regions['{convention}'] must list output channels of "
+                             f"{outputs['channels']}, not {channels!r}{where}")
 
 
 def member_architecture(architecture: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
-from monai.losses import DiceCELoss, DiceFocalLoss
+from monai.losses import DiceCELoss, DiceFocalLoss, DiceLoss
 from safetensors.torch import save_file
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, update_bn
@@ -63,21 +63,57 @@ def targets(label: torch.Tensor, outputs: dict[str, Any]) -> torch.Tensor:
     return torch.from_numpy(np.stack([masks[name] for name in outputs["channels"]], axis=1).astype(np.float32))
 
 
+class RegionLoss(torch.nn.Module):
+    """Dice + binary cross-entropy of each (patch, region channel) pair, averaged over the pairs whose labels
+    supervise that channel: logits and targets (B, C, I, J, K), ``supervised`` (B, C) of 1 or 0 (default all 1).
+
+    Not MONAI's DiceCELoss(sigmoid=True): with more than one channel its cross-entropy term is the softmax one
+    across the channels, which has nested regions compete and gives a background voxel (target 0, 0, 0) no
+    cross-entropy at all; it applies binary cross-entropy to one-channel outputs only."""
+
+    def __init__(self, **dice_params: Any):
+        super().__init__()
+        self.dice = DiceLoss(sigmoid=True, reduction="none", **dice_params)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor, supervised: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        dice = self.dice(logits, target).flatten(2).mean(2)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none").flatten(2).mean(2)
+        weight = torch.ones_like(dice) if supervised is None else supervised.to(dice)
+        return ((dice + bce) * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def supervised_channels(convention: str, config: SegmentationConfig) -> np.ndarray | None:
+    """(C,) float32: 1 where labels of ``convention`` supervise an output channel, 0 where the config's
+    ``loss.unlabelled_regions`` leaves it out (a labelling protocol that draws that region otherwise); None when
+    the config leaves nothing out."""
+    unlabelled = config.loss.get("unlabelled_regions") or {}
+    if not unlabelled:
+        return None
+    left_out = set(unlabelled.get(convention, []))
+    return np.array([channel not in left_out for channel in config.outputs["channels"]], dtype=np.float32)
+
+
 def make_loss(config: SegmentationConfig) -> torch.nn.Module:
-    """Dice + focal over softmax classes, or Dice + cross-entropy (BCE) over sigmoid channels."""
+    """Dice + focal over softmax classes or sigmoid channels; Dice + cross-entropy over softmax classes, or Dice +
+    binary cross-entropy over sigmoid channels (RegionLoss)."""
     softmax = config.outputs["activation"] == "softmax"
     params = dict(config.loss.get("params", {}))
     if config.loss["name"] == "dice_focal":
         return DiceFocalLoss(softmax=softmax, sigmoid=not softmax, to_onehot_y=softmax, **params)
-    return DiceCELoss(softmax=softmax, sigmoid=not softmax, to_onehot_y=softmax, **params)
+    if not softmax:
+        return RegionLoss(**params)
+    return DiceCELoss(softmax=True, to_onehot_y=True, **params)
 
 
 class PatchEpoch(Dataset):
     """Item i of epoch e: augmented patches of case ``i mod n``, random state seeded by (seed, e, i) alone, so a run
     is reproducible whatever the number of processes."""
 
-    def __init__(self, cases: Sequence[PreparedCase], config: SegmentationConfig):
+    def __init__(self, cases: Sequence[PreparedCase], config: SegmentationConfig,
+                 supervised: Sequence[np.ndarray | None] | None = None):
         self.cases, self.seed = list(cases), int(config.seed)
+        self.supervised = list(supervised) if supervised is not None else [None] * len(self.cases)
         self.length = int(config.schedule["cases_per_epoch"])
         optional = optional_inputs(config.preprocessing)
         self.transform = build_transform(config.augmentation,
@@ -91,13 +127,17 @@ class PatchEpoch(Dataset):
         case = self.cases[index % len(self.cases)]
         self.transform.set_random_state(seed=(self.seed * 1_000_003 + self.epoch * 10_007 + index) % 2**32)
         patches = self.transform({"image": case.image, "label": case.label[None]})
-        return [{key: torch.as_tensor(value).as_subclass(torch.Tensor) for key, value in patch.items()}
+        supervised = self.supervised[index % len(self.cases)]
+        extra = {} if supervised is None else {"supervised": torch.from_numpy(supervised)}
+        return [{**{key: torch.as_tensor(value).as_subclass(torch.Tensor) for key, value in patch.items()}, **extra}
                 for patch in patches]
 
 
 def collate(items: list[list[dict[str, torch.Tensor]]]) -> dict[str, torch.Tensor]:
+    """Patches of the batch's items stacked: "image", "label" and, when the epoch gives it, "supervised"."""
     patches = [patch for item in items for patch in item]
-    return {key: torch.stack([patch[key] for patch in patches]) for key in ("image", "label")}
+    return {key: torch.stack([patch[key] for patch in patches]) for key in ("image", "label", "supervised")
+            if key in patches[0]}
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
@@ -144,7 +184,7 @@ def _train(config: SegmentationConfig, data: Path, out: Path, validate_on: list[
         history = _restore(out, network, optimiser, scheduler, averaged)
     model = DistributedDataParallel(network) if world.distributed else network
     loss_function = make_loss(config)
-    epoch_data = PatchEpoch(train_cases, config)
+    epoch_data = PatchEpoch(train_cases, config, [supervised_channels(case.convention, config) for case in training])
     sampler = DistributedSampler(epoch_data, shuffle=False) if world.distributed else None
     loader = DataLoader(epoch_data, batch_size=int(config.schedule["cases_per_batch"]), sampler=sampler,
                         num_workers=0, collate_fn=collate)
@@ -161,7 +201,8 @@ def _train(config: SegmentationConfig, data: Path, out: Path, validate_on: list[
         for batch in bar:
             optimiser.zero_grad()
             logits = model(batch["image"].to(world.device))
-            loss = loss_function(logits, targets(batch["label"], config.outputs).to(world.device))
+            supervised = (batch["supervised"].to(world.device),) if "supervised" in batch else ()
+            loss = loss_function(logits, targets(batch["label"], config.outputs).to(world.device), *supervised)
             loss.backward()
             optimiser.step()
             losses.append(float(loss.detach()))
