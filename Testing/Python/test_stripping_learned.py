@@ -6,10 +6,11 @@ import json
 import nibabel as nib
 import numpy as np
 import pytest
+import torch
 
 from BrainTumorAILab.stripping.training import load_strip_config, sample_seed
 from BrainTumorAILib.cli import main
-from BrainTumorAILib.core.errors import ModelError
+from BrainTumorAILib.core.errors import InputError, ModelError
 from BrainTumorAILib.core.image import load_image, reorient, save_image
 from BrainTumorAILib.core.phantom import make_phantom
 from BrainTumorAILib.tasks.stripping import strip_skull
@@ -125,3 +126,36 @@ def test_a_head_cut_at_both_ends_loses_its_brain_there():
             not np.take(image, end, axis=axis).any() and not np.take(brain, end, axis=axis).any() for end in (0, -1))]
         assert blank, "no axis is blanked at both ends"
         assert brain.sum() < synthetic_head(seed, whole)[1].sum()
+
+
+def test_a_resumed_run_reaches_the_weights_of_an_uninterrupted_one(tmp_path):
+    from safetensors.torch import load_file
+
+    from BrainTumorAILab.stripping.training import train_stripper
+
+    config = {**TINY_CONFIG, "validate_every": 6}
+    train_stripper(config, tmp_path / "whole", device="cpu", progress=False, log=lambda line: None)
+
+    def killed_at_the_second_validation(line: str) -> None:
+        if json.loads(line)["iteration"] == 12:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_stripper(config, tmp_path / "run", device="cpu", progress=False, log=killed_at_the_second_validation)
+    with pytest.raises(InputError, match="another config"):
+        train_stripper({**config, "lr": 0.01}, tmp_path / "run", device="cpu", progress=False,
+                       log=lambda line: None, resume=True)
+    summary = train_stripper(config, tmp_path / "run", device="cpu", progress=False, log=lambda line: None,
+                             resume=True)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert summary["resumed"] and [record["iteration"] for record in history] == [6, 12]
+    resumed = load_file(str(tmp_path / "run" / "weights.safetensors"))
+    reference = load_file(str(tmp_path / "whole" / "weights.safetensors"))
+    assert all(torch.allclose(resumed[key], reference[key], atol=1e-6) for key in reference)
+
+
+def test_resume_without_a_checkpoint_is_refused(tmp_path, capsys):
+    config = tmp_path / "strip.json"
+    config.write_text(json.dumps(TINY_CONFIG))
+    assert main(["train", "strip", "--config", str(config), "--out", str(tmp_path / "run"), "--resume"]) == 2
+    assert "Nothing to resume" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""``braintumorai train strip --config FILE [--data DIR] [--out DIR] [--device D] [--threads N]``."""
+"""``braintumorai train strip --config FILE [--data DIR] [--out DIR] [--device D] [--threads N] [--resume]``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ def add_parser(targets: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--hold-out-head", action="append", default=[], metavar="FOLDER",
                         help="leave this folder of the config's real_heads out of training (leave-one-head-out)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its last checkpoint (same config and flags)")
     parser.set_defaults(func=run)
 
 
@@ -39,6 +41,7 @@ def run(arguments: argparse.Namespace) -> int:
                          f"({', '.join(heads) or 'none'}): {arguments.config}")
     config["real_heads"] = [folder for folder in heads if folder not in arguments.hold_out_head]
     summary = train_stripper(config, arguments.out, device=arguments.device, progress=not arguments.no_progress,
-                             command=shlex.join(["braintumorai", *sys.argv[1:]]), data=arguments.data)
+                             command=shlex.join(["braintumorai", *sys.argv[1:]]), data=arguments.data,
+                             resume=arguments.resume)
     print(json.dumps({key: summary[key] for key in ("validation_dice", "seconds", "iterations")}))
     return 0

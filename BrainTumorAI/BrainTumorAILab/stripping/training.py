@@ -3,8 +3,10 @@
 Every sample is drawn from its own seed (the config's seed and the sample's index), so a run is deterministic
 whether the heads are made in the training process or in ``workers`` background processes (config key, default
 0) while the network trains; held-out validation heads come from another seed stream. Writes
-``weights.safetensors``, ``history.json`` and ``summary.json`` (metrics and the card fields) into the output
-folder, each atomically.
+``weights.safetensors``, ``history.json``, ``checkpoint.pt`` (at every validation: weights, optimiser, schedule,
+random state and the config) and at the end ``summary.json`` (metrics and the card fields) into the output folder,
+each atomically. Because a step's heads depend only on its index, ``resume`` continues a stopped run from its last
+checkpoint to the same weights an uninterrupted run reaches.
 """
 
 from __future__ import annotations
@@ -64,18 +66,19 @@ def random_crop(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, s
 
 
 class TrainingBatches(torch.utils.data.Dataset):
-    """Item ``step``: (images, masks), float32 tensors (batch, 1, *crop), random crops of that step's synthetic
-    heads (sample indices step * batch ... step * batch + batch - 1)."""
+    """Item ``i`` is step ``first_step + i``: (images, masks), float32 tensors (batch, 1, *crop), random crops of
+    that step's synthetic heads (sample indices step * batch ... step * batch + batch - 1)."""
 
     def __init__(self, seed: int, randomisation: Randomisation, crop: tuple[int, int, int], batch: int, steps: int,
-                 brains: Sequence[RealBrain] = (), heads: Sequence[RealHead] = ()):
+                 brains: Sequence[RealBrain] = (), heads: Sequence[RealHead] = (), first_step: int = 0):
         self.seed, self.randomisation, self.crop, self.batch, self.steps = seed, randomisation, crop, batch, steps
-        self.brains, self.heads = brains, heads
+        self.brains, self.heads, self.first_step = brains, heads, first_step
 
     def __len__(self) -> int:
-        return self.steps
+        return self.steps - self.first_step
 
-    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
+        step = self.first_step + item
         pairs = []
         for index in range(step * self.batch, (step + 1) * self.batch):
             image, mask = synthetic_head(sample_seed(self.seed, index), self.randomisation, self.brains, self.heads)
@@ -123,10 +126,11 @@ def real_heads_of(config: dict[str, Any], data: str | os.PathLike | None) -> lis
 
 
 def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: str = "auto", progress: bool = True,
-                   command: str = "", log: Callable[[str], None] = print, data: str | os.PathLike | None = None
-                   ) -> dict[str, Any]:
+                   command: str = "", log: Callable[[str], None] = print, data: str | os.PathLike | None = None,
+                   resume: bool = False) -> dict[str, Any]:
     """Train per ``config`` (its ``real_brains`` folders read from ``data``); return the summary (validation Dice,
-    seconds, card fields) also written to ``out``."""
+    seconds, card fields) also written to ``out``. ``resume`` continues from ``out``'s checkpoint, which must hold
+    the same config."""
     out = Path(out)
     seed = int(config["seed"])
     seed_everything(seed)
@@ -151,15 +155,19 @@ def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: st
     batch = int(config.get("batch_size", 1))
     every = int(config.get("validate_every", max(1, iterations // 5)))
     workers = int(config.get("workers", 0))
+    history: list[dict[str, float]] = []
+    first_step, seconds_before = 0, 0.0
+    if resume:
+        history, first_step = _restore(out, config, network, optimiser, schedule)
+        seconds_before = history[-1]["seconds"] if history else 0.0
     batches = torch.utils.data.DataLoader(TrainingBatches(seed, randomisation, crop, batch, iterations, brains,
-                                                          real_heads),
+                                                          real_heads, first_step),
                                           batch_size=None, num_workers=workers,
                                           prefetch_factor=2 if workers else None)
-    history: list[dict[str, float]] = []
-    started = time.perf_counter()
+    started = time.perf_counter() - seconds_before
     network.train()
-    bar = tqdm(batches, desc="train strip", disable=not progress)
-    for step, (images, masks) in enumerate(bar):
+    bar = tqdm(batches, desc="train strip", disable=not progress, initial=first_step, total=iterations)
+    for step, (images, masks) in enumerate(bar, start=first_step):
         images, masks = images.to(torch_device), masks.to(torch_device)
         logits = network(images)
         loss = dice_loss(logits, masks) + bce(logits, masks)
@@ -175,6 +183,7 @@ def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: st
             log(json.dumps(history[-1]))
             _save(network, out / "weights.safetensors")
             write_json(history, out / "history.json")
+            _checkpoint(out, config, network, optimiser, schedule, step + 1)
     summary = {
         "command": command, "seed": seed, "iterations": iterations, "batch_size": batch, "crop": list(crop),
         "workers": workers,
@@ -183,7 +192,7 @@ def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: st
         "threads": torch.get_num_threads(), "architecture": config["architecture"],
         "preprocessing": config["preprocessing"], "synthesis": vars(randomisation),
         "real_brains": [brain.name for brain in brains], "real_heads": [head.name for head in real_heads],
-        "init_from_model": config.get("init_from_model"),
+        "init_from_model": config.get("init_from_model"), "resumed": resume,
     }
     write_json(summary, out / "summary.json")
     registry = {"version": 1, "models_dir": ".", "models": [run_card(config, out / "weights.safetensors", summary)]}
@@ -217,3 +226,31 @@ def _save(network: torch.nn.Module, path: Path) -> None:
     state = {key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()}
     with atomic_path(path) as temporary:
         save_file(state, str(temporary))
+
+
+def _checkpoint(out: Path, config: dict[str, Any], network: torch.nn.Module, optimiser: torch.optim.Optimizer,
+                schedule: torch.optim.lr_scheduler.LRScheduler, steps_done: int) -> None:
+    """The training state after ``steps_done`` steps, for ``resume``."""
+    state = {"model": network.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
+             "rng": torch.get_rng_state(), "steps_done": steps_done, "config": json.dumps(config, sort_keys=True)}
+    with atomic_path(out / "checkpoint.pt") as temporary:
+        torch.save(state, temporary)
+
+
+def _restore(out: Path, config: dict[str, Any], network: torch.nn.Module, optimiser: torch.optim.Optimizer,
+             schedule: torch.optim.lr_scheduler.LRScheduler) -> tuple[list[dict[str, float]], int]:
+    """Load ``out``'s checkpoint into the training state; return the history up to it and its steps done."""
+    path = out / "checkpoint.pt"
+    if not path.is_file():
+        raise InputError(f"Nothing to resume: no checkpoint in {out}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state["config"] != json.dumps(config, sort_keys=True):
+        raise InputError(f"The checkpoint in {out} was trained with another config (or other --hold-out-head): "
+                         "resume with the same ones")
+    network.load_state_dict(state["model"])
+    optimiser.load_state_dict(state["optimiser"])
+    schedule.load_state_dict(state["schedule"])
+    torch.set_rng_state(state["rng"])
+    steps_done = int(state["steps_done"])
+    history = json.loads((out / "history.json").read_text())
+    return [record for record in history if record["iteration"] <= steps_done], steps_done
