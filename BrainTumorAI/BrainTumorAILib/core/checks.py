@@ -4,7 +4,8 @@
 - one file, or identical voxels on one grid, under two sequence names;
 - a voxel size that no brain MRI has (under ``MIN_SPACING_MM`` or over ``MAX_SPACING_MM``).
 
-Images of more than one frame (4D) are refused by ``image.load_image`` already.
+Images of more than one frame (4D) are refused by ``image.load_image`` already; series whose contrasts read as
+swapped are refused once they share a grid (``contrasts.check_contrasts``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def check_images(images: Mapping[str, Image]) -> None:
     _check_distinct(images)
 
 
-def _where(image: Image) -> str:
+def source_of(image: Image) -> str:
+    """The file an image came from, for messages."""
     return str(image.path) if image.path else image.name
 
 
@@ -38,7 +40,7 @@ def _check_spacing(sequence: str, image: Image) -> None:
     if min(spacing) < MIN_SPACING_MM or max(spacing) > MAX_SPACING_MM:
         shown = " x ".join(f"{s:.3g}" for s in spacing)
         raise InputError(f"{sequence} has voxels of {shown} mm, outside the {MIN_SPACING_MM}-{MAX_SPACING_MM:g} mm "
-                         f"of brain MRI (a wrong header?): {_where(image)}")
+                         f"of brain MRI (a wrong header?): {source_of(image)}")
 
 
 def _check_not_label_map(sequence: str, image: Image) -> None:
@@ -51,7 +53,7 @@ def _check_not_label_map(sequence: str, image: Image) -> None:
     if len(values) <= LABEL_MAP_MAX_VALUES and np.all(np.equal(np.mod(values, 1), 0)):
         shown = ", ".join(f"{v:g}" for v in values)
         raise InputError(f"{sequence} looks like a label map or mask, not an MRI image (it holds only the values "
-                         f"{shown}): {_where(image)}")
+                         f"{shown}): {source_of(image)}")
 
 
 def _check_distinct(images: Mapping[str, Image]) -> None:
@@ -62,6 +64,6 @@ def _check_distinct(images: Mapping[str, Image]) -> None:
                 image.path.resolve() == other.path.resolve()
             if same_file or (image.same_grid(other) and np.array_equal(image.array, other.array)):
                 what = "the same file" if same_file else "identical voxels"
-                raise InputError(f"{other_sequence} and {sequence} are {what} ({_where(other)} and {_where(image)}); "
-                                 "each sequence needs its own image")
+                raise InputError(f"{other_sequence} and {sequence} are {what} ({source_of(other)} and "
+                                 f"{source_of(image)}); each sequence needs its own image")
         seen.append((sequence, image))

@@ -13,6 +13,7 @@ import numpy as np
 
 from ...core.bias import correct_bias
 from ...core.case import Case, harmonise
+from ...core.contrasts import check_contrasts
 from ...core.device import select_device
 from ...core.image import Image
 from ...core.labels import to_convention
@@ -55,7 +56,8 @@ def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brat
 
     ``overlap`` and ``sw_batch_size`` override the card's sliding-window settings; ``postprocessing`` entries
     override the card's ``inference.postprocessing`` (postprocess.PostprocessOptions fields). Raises InputError when
-    a sequence the model needs is missing and ModelError when the weights do not fit the model; writes nothing.
+    a sequence the model needs is missing or two read as swapped (``contrasts.check_contrasts``) and ModelError when
+    the weights do not fit the model; writes nothing.
     """
     report = progress or (lambda fraction, message: None)
     to_convention(np.zeros(1, dtype=np.uint8), labels)  # an unknown convention fails before any work
@@ -70,6 +72,7 @@ def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brat
 
     report(0.05, "preparing inputs")
     harmonised, reference = harmonise(needed, reference)
+    check_contrasts(harmonised.images, case.images)
     bias_correction = str(card.preprocessing.get("bias_correction", "none"))
     array, grid = network_input(correct_bias(harmonised.images, bias_correction), card)
     settings = WindowSettings.from_card(card, overlap=overlap, sw_batch_size=sw_batch_size)
