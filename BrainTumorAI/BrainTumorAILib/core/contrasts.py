@@ -10,7 +10,9 @@ Each check compares series over the voxels that are foreground in all of them (t
   T1 far brighter in its upper tail than dark in its lower one; ``uptake`` is the sum of the two tails (0.5th and
   99.5th percentiles), positive for a true pair and its negative when the names are swapped.
 
-A case that fails one is refused (InputError naming the files the check concerns). Measured on the 14 studies of the shared data with all four series
+A case that fails one is refused (InputError naming the files the check concerns). The checks assume series that
+line up: the raw TCGA study put on one grid through its affines alone (with skull, not co-registered) is refused as
+well, so the message names both causes. Measured on the 14 studies of the shared data with all four series
 (ten BraTS 2019-2021 cases, the BraTS 2023 glioma and metastasis samples, the SRI24 case, TCGA-FG-6692
 co-registered, over its HD-BET brain): every study passes under its own names, and each of the swaps t1 / t1c,
 flair / t2 and t1 / t2 is refused on every study. Fluid share of the T2 on the T1c 0.80-0.98
@@ -49,7 +51,8 @@ def check_contrasts(images: Mapping[str, Image], sources: Mapping[str, Image] | 
     if finding is not None:
         text, names = finding
         files = ", ".join(f"{name} {source_of((sources or images).get(name, images[name]))}" for name in names)
-        raise InputError(f"{text}: {files}; check which file is which sequence")
+        raise InputError(f"{text}: {files}; check which file is which sequence, and that the series line up "
+                         "(`braintumorai run` co-registers them; `segment` takes them as they are)")
 
 
 def _first_finding(values: Mapping[str, np.ndarray]) -> tuple[str, tuple[str, ...]] | None:
