@@ -1,6 +1,7 @@
 """Cheap checks that the series of a case are the contrasts they are named, on one grid, before a model sees them.
 
-Each check compares series over the voxels that are foreground in all of them (the brain, for stripped series):
+Each check compares series over the voxels that are foreground in all of them, when those are a brain (at most
+``BRAIN_VOLUME_ML``: stripped series, as the pipeline feeds the segmenter); a whole head is not judged:
 
 - t2 / t1c: cerebrospinal fluid is the brightest tissue on T2 and dark on T1c, so most of a T2's brightest 3% lie
   below the T1c's median (the fluid share); a T1's brightest voxels are white matter, bright on T1c;
@@ -11,8 +12,7 @@ Each check compares series over the voxels that are foreground in all of them (t
   99.5th percentiles), positive for a true pair and its negative when the names are swapped.
 
 A case that fails one is refused (InputError naming the files the check concerns). The checks assume series that
-line up: the raw TCGA study put on one grid through its affines alone (with skull, not co-registered) is refused as
-well, so the message names both causes. Measured on the 14 studies of the shared data with all four series
+line up, so the message names misalignment as a cause as well. Measured on the 14 studies of the shared data with all four series
 (ten BraTS 2019-2021 cases, the BraTS 2023 glioma and metastasis samples, the SRI24 case, TCGA-FG-6692
 co-registered, over its HD-BET brain): every study passes under its own names, and each of the swaps t1 / t1c,
 flair / t2 and t1 / t2 is refused on every study. Fluid share of the T2 on the T1c 0.80-0.98
@@ -29,7 +29,7 @@ import numpy as np
 from .checks import source_of
 from .errors import InputError
 from .image import Image
-from .preprocess import foreground_mask
+from .preprocess import BRAIN_VOLUME_ML, foreground_mask
 
 FLUID_TOP_PERCENT = 3.0
 T2_FLUID_ON_T1C = 0.5        # a t2 whose fluid share on the t1c is under this is no T2
@@ -39,14 +39,16 @@ MIN_VOXELS = 10_000          # fewer common foreground voxels than this: too lit
 
 
 def check_contrasts(images: Mapping[str, Image], sources: Mapping[str, Image] | None = None) -> None:
-    """Raise InputError when ``images`` ({sequence: image}, all on one grid) do not read as the contrasts they are
-    named, naming the files of ``sources`` (the images as loaded, when ``images`` are resampled copies)."""
+    """Raise InputError when ``images`` ({sequence: image}, all on one grid, skull-stripped) do not read as the
+    contrasts they are named, naming the files of ``sources`` (the images as loaded, when ``images`` are resampled
+    copies). Unstripped series are not judged."""
     present = [name for name in ("flair", "t1", "t1c", "t2") if name in images]
     if len(present) < 2:
         return
     inside = np.logical_and.reduce([foreground_mask(images[name].array) for name in present])
-    if int(inside.sum()) < MIN_VOXELS:
-        return
+    voxel_ml = float(np.prod(images[present[0]].spacing)) / 1000.0
+    if int(inside.sum()) < MIN_VOXELS or inside.sum() * voxel_ml > BRAIN_VOLUME_ML[1]:
+        return  # too little to judge, or a whole head (skull, scalp, noisy air) where fluid is not the brightest
     finding = _first_finding({name: images[name].array[inside].astype(np.float32) for name in present})
     if finding is not None:
         text, names = finding

@@ -11,6 +11,8 @@ import dataclasses
 import numpy as np
 from scipy import ndimage
 
+BRAIN_VOLUME_ML = (700.0, 2200.0)  # an adult brain with the CSF between its gyri; more foreground is a whole head
+
 
 def background_value(volume: np.ndarray) -> float:
     """The constant that fills the volume's outside: the most frequent value on its six faces.

@@ -22,9 +22,9 @@ import numpy as np
 from scipy import ndimage
 
 from ...core.image import Image
-from ...core.preprocess import dice, head_mask
+from ...core.preprocess import BRAIN_VOLUME_ML, dice, head_mask
 
-VOLUME_ML = (700.0, 2200.0)
+VOLUME_ML = BRAIN_VOLUME_ML
 BORDER_SHARE = 0.5
 OUTSIDE_SHARE = 0.05
 HEAD_MARGIN_VOXELS = 3
