@@ -14,7 +14,8 @@ from BrainTumorAILib.core.errors import InputError
 # the case with the smallest fluid margins, one with a large oedema, and a BraTS 2023 case in RAS
 CASES = ("segmentation/brats2019-2021/BraTS2021_00019", "segmentation/brats2019-2021/BraTS2021_00002",
          "samples/BraTS-MET-00110-000")
-SWAPS = (("t1", "t1c", "given as t1 and t1c look swapped"), ("flair", "t2", "given as (flair and t2|t2) do(es)? not read"),
+SWAPS = (("t1", "t1c", "given as t1 and t1c look swapped"),
+         ("flair", "t2", "given as (flair and t2|t2) do(es)? not read"),
          ("t1", "t2", "given as t2 does not read as a T2"))
 
 

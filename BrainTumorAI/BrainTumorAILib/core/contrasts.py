@@ -12,12 +12,13 @@ Each check compares series over the voxels that are foreground in all of them, w
   99.5th percentiles), positive for a true pair and its negative when the names are swapped.
 
 A case that fails one is refused (InputError naming the files the check concerns). The checks assume series that
-line up, so the message names misalignment as a cause as well. Measured on the 14 studies of the shared data with all four series
-(ten BraTS 2019-2021 cases, the BraTS 2023 glioma and metastasis samples, the SRI24 case, TCGA-FG-6692
-co-registered, over its HD-BET brain): every study passes under its own names, and each of the swaps t1 / t1c,
-flair / t2 and t1 / t2 is refused on every study. Fluid share of the T2 on the T1c 0.80-0.98
-(a T1's 0.00-0.27), on the FLAIR 0.50-0.99; uptake 2.6 to 7.1 (swapped: -2.6 to -7.1). A swap of t1c with t2 is
-refused on 9 of the 14, one of flair with t1 on 1 (both series dark in fluid: no cheap check tells them apart).
+line up, so the message names misalignment as a cause as well. Measured on the 14 studies of the shared data with
+all four series (ten BraTS 2019-2021 cases, the BraTS 2023 glioma and metastasis samples, the SRI24 case,
+TCGA-FG-6692 co-registered, over its HD-BET brain): every study passes under its own names, and each of the swaps
+t1 / t1c, flair / t2 and t1 / t2 is refused on every study. Fluid share of the T2 on the T1c 0.80-0.98 (a T1's
+0.00-0.27), on the FLAIR 0.50-0.99 (a FLAIR's on the T2 0.00-0.07); uptake 2.6 to 7.1 (swapped: -2.6 to -7.1).
+A swap of t1c with t2 is refused on 9 of the 14, one of flair with t1 on 1 (both series dark in fluid: no cheap
+check tells them apart).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def check_contrasts(images: Mapping[str, Image], sources: Mapping[str, Image] | 
     if len(present) < 2:
         return
     inside = np.logical_and.reduce([foreground_mask(images[name].array) for name in present])
-    voxel_ml = float(np.prod(images[present[0]].spacing)) / 1000.0
-    if int(inside.sum()) < MIN_VOXELS or inside.sum() * voxel_ml > BRAIN_VOLUME_ML[1]:
+    voxels = int(inside.sum())
+    if voxels < MIN_VOXELS or voxels * float(np.prod(images[present[0]].spacing)) / 1000.0 > BRAIN_VOLUME_ML[1]:
         return  # too little to judge, or a whole head (skull, scalp, noisy air) where fluid is not the brightest
     finding = _first_finding({name: images[name].array[inside].astype(np.float32) for name in present})
     if finding is not None:
@@ -94,7 +95,6 @@ def contrast_uptake(t1: np.ndarray, t1c: np.ndarray) -> float:
 def fluid_dark_share(bright: np.ndarray, dark: np.ndarray) -> float:
     """Share of ``bright``'s top ``FLUID_TOP_PERCENT`` voxels that lie below ``dark``'s median (same voxels, (N,)).
 
-    The median, not a lower quantile: a brain mask that takes in the CSF around the brain may hold a quarter of fluid."""
+    The median, not a lower quantile: a brain mask that takes in the CSF around the brain may be a quarter fluid."""
     top = bright >= np.percentile(bright, 100.0 - FLUID_TOP_PERCENT)
     return float(np.mean(dark[top] < np.median(dark)))
-

@@ -14,11 +14,11 @@ import numpy as np
 
 from ...core.errors import InputError, ModelError
 from ...core.image import Image, resample_to
-from ...core.preprocess import foreground_mask
+from ...core.preprocess import BRAIN_VOLUME_ML, foreground_mask
 from ...core.registry import ModelCard, Registry
 from ...core.vocabulary import SEQUENCES
 from .classical import classical_brain
-from .guard import VOLUME_ML, check_mask, choose_mask, disagreement, head_region
+from .guard import check_mask, choose_mask, disagreement, head_region
 from .postprocess import solid_brain
 
 METHODS = ("learned", "classical", "deepbet")
@@ -102,7 +102,7 @@ def _stripped_brain(image: Image, mask: np.ndarray) -> np.ndarray | None:
     heads 3800-6000 mL, 26-43% under it."""
     foreground = foreground_mask(image.array)
     volume_ml = float(foreground.sum() * np.prod(image.spacing) / 1000.0)
-    if foreground.all() or volume_ml > VOLUME_ML[1]:
+    if foreground.all() or volume_ml > BRAIN_VOLUME_ML[1]:
         return None
     if np.logical_and(foreground, mask > 0).sum() < STRIPPED_COVER * foreground.sum():
         return None

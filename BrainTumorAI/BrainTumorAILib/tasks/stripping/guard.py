@@ -1,7 +1,7 @@
 """Plausibility checks for a brain mask, and the fallback from a failed learned mask to the classical one.
 
 A mask fails a check when
-- its volume lies outside ``VOLUME_ML`` (an adult brain with the CSF between its gyri: 700-2200 mL);
+- its volume lies outside ``BRAIN_VOLUME_ML`` (an adult brain with the CSF between its gyri: 700-2200 mL);
 - on any of the volume's six faces it covers more than ``BORDER_SHARE`` of its own cross-section along that axis (a
   mask cut by the field of view or run off the image; a whole brain that merely reaches the first or last slice
   covers at most 13% there in the shared data's BraTS volumes and 7% in its 5.5 mm TCGA series);
@@ -24,7 +24,6 @@ from scipy import ndimage
 from ...core.image import Image
 from ...core.preprocess import BRAIN_VOLUME_ML, dice, head_mask
 
-VOLUME_ML = BRAIN_VOLUME_ML
 BORDER_SHARE = 0.5
 OUTSIDE_SHARE = 0.05
 HEAD_MARGIN_VOXELS = 3
@@ -47,9 +46,9 @@ def check_mask(mask: Image, image: Image, *, head: np.ndarray | None = None) -> 
     voxel_ml = float(abs(np.linalg.det(image.affine[:3, :3]))) / 1000.0
     volume_ml = float(np.count_nonzero(inside)) * voxel_ml
     problems = []
-    if not VOLUME_ML[0] <= volume_ml <= VOLUME_ML[1]:
-        problems.append(f"brain volume {volume_ml:.0f} mL is outside the plausible {VOLUME_ML[0]:.0f}-"
-                        f"{VOLUME_ML[1]:.0f} mL")
+    if not BRAIN_VOLUME_ML[0] <= volume_ml <= BRAIN_VOLUME_ML[1]:
+        problems.append(f"brain volume {volume_ml:.0f} mL is outside the plausible {BRAIN_VOLUME_ML[0]:.0f}-"
+                        f"{BRAIN_VOLUME_ML[1]:.0f} mL")
     problems += _border_problems(inside, image.orientation)
     if volume_ml > 0:
         head = head_region(image.array) if head is None else head
