@@ -4,10 +4,9 @@ unprocessed, and each candidate setting is scored on all of those out-of-fold ma
 Usage::
 
     python -m BrainTumorAILab.training.postprocess_search --out search.json \\
-        --fold RUN_DIR CASE_DIR [CASE_DIR ...] [--fold RUN_DIR CASE_DIR ...]
+        --fold RUN_DIR CASE_DIR [CASE_DIR ...] [--fold RUN_DIR CASE_DIR ...] [--tta]
 
-A case folder holds the sequences and its manual label map (``find_label_maps`` rules; ``OTMultiClass`` is read in
-the BraTS 2013 convention, other files in BraTS 2021's). Prints one line per candidate, best first; the JSON holds
+A case folder holds the sequences and its manual label map, named as training data is (``datasets.LABEL_SCHEMES``). Prints one line per candidate, best first; the JSON holds
 every candidate's mean Dice per region and false whole tumour, per case for the best and for the card's current one.
 """
 
@@ -30,7 +29,7 @@ from BrainTumorAILib.core.preprocess import dice
 from BrainTumorAILib.tasks.segmentation.metrics import score_regions
 from BrainTumorAILib.tasks.segmentation.postprocess import PostprocessOptions, postprocess
 from BrainTumorAILib.tasks.segmentation.segment import segment_case
-from ..evaluation import find_label_maps
+from .datasets import discover
 from .trained import card_of_run
 
 UNPROCESSED = {"min_component_ml": 0.0, "min_component_fraction": 0.0, "fill_holes": False, "small_et_ml": None}
@@ -38,27 +37,26 @@ GRID = {"min_component_ml": (0.1, 1.0, 3.0, 10.0), "min_component_fraction": (0.
 
 
 def truth_classes(case_dir: Path) -> tuple[np.ndarray, Any]:
-    """The manual class map of a case folder and its image (for the grid)."""
-    found = find_label_maps(case_dir.parent)
-    if case_dir.name not in found:
+    """The manual class map of a case folder (any naming scheme of ``datasets``) and its image (for the grid)."""
+    found = [case for case in discover(case_dir) if case.labels.parent == case_dir]
+    if not found:
         raise SystemExit(f"No label map found for case {case_dir}")
-    path = found[case_dir.name]
-    image = load_image(path, label=True)
-    convention = "brats2013" if "otmulticlass" in path.name.lower() else "brats2021"
-    return from_convention(image.array, convention), image
+    image = load_image(found[0].labels, label=True)
+    return from_convention(image.array, found[0].convention), image
 
 
-def out_of_fold_maps(folds: list[tuple[Path, list[Path]]], preprocessing: dict[str, Any] | None = None
-                     ) -> list[dict[str, Any]]:
+def out_of_fold_maps(folds: list[tuple[Path, list[Path]]], preprocessing: dict[str, Any] | None = None,
+                     tta: bool = False) -> list[dict[str, Any]]:
     """For every held-out case: its name, the fold's unprocessed class map and the truth, on the truth's grid.
-    ``preprocessing`` entries override the runs' (e.g. {"bias_correction": "n4"}, to measure it)."""
+    ``preprocessing`` entries override the runs' (e.g. {"bias_correction": "n4"}, to measure it); ``tta`` averages
+    the probabilities over flips (``segment_case(tta=True)``)."""
     cases = []
     for run, case_dirs in folds:
         card = card_of_run(run)
         if preprocessing:
             card = dataclasses.replace(card, preprocessing={**card.preprocessing, **preprocessing})
         for case_dir in case_dirs:
-            result = segment_case(load_case(case_dir), card=card, postprocessing=UNPROCESSED, device="cpu")
+            result = segment_case(load_case(case_dir), card=card, postprocessing=UNPROCESSED, device="cpu", tta=tta)
             truth, truth_image = truth_classes(case_dir)
             predicted = result.classes
             if not predicted.same_grid(truth_image):
@@ -116,12 +114,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="the card's postprocessing today, as JSON")
     parser.add_argument("--preprocessing", default="{}",
                         help='JSON overriding the runs\' preprocessing, e.g. \'{"bias_correction": "n4"}\'')
+    parser.add_argument("--tta", action="store_true", help="predict with flip test-time augmentation")
     parser.add_argument("--out", type=Path, required=True, help="JSON file for every candidate's figures")
     arguments = parser.parse_args(argv)
     folds = [(Path(run), [Path(case) for case in cases]) for run, *cases in arguments.fold]
     preprocessing = json.loads(arguments.preprocessing)
-    result = search(out_of_fold_maps(folds, preprocessing), json.loads(arguments.current))
+    result = search(out_of_fold_maps(folds, preprocessing, arguments.tta), json.loads(arguments.current))
     result["preprocessing_override"] = preprocessing
+    result["tta"] = arguments.tta
     arguments.out.write_text(json.dumps(result, indent=1))
     for row in result["candidates"]:
         print(json.dumps(row["settings"]), json.dumps(row["mean"]))
