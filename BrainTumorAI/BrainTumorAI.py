@@ -284,7 +284,7 @@ class BrainTumorAILogic(ScriptedLoadableModuleLogic, PipelineLogic):
         return PipelineOptions(
             steps=tuple(steps), strip_model=parameterNode.stripModel or None,
             classify_model=parameterNode.classifyModel or None, segment_model=parameterNode.segmentModel or None,
-            tta=parameterNode.testTimeAugmentation, device=parameterNode.device,
+            tta=parameterNode.testTimeAugmentation or None, device=parameterNode.device,
         )
 
     @staticmethod

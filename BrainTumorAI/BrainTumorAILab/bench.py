@@ -9,7 +9,8 @@ RAS, NormalizeIntensityd over non-zero voxels per channel (after clipping them t
 card whose normalisation is robust_zscore), Spacingd when the card resamples (after the normalisation,
 so that interpolated brain-edge voxels do not enter its statistics), sliding-window inference
 over the whole volume at overlap 0.5 (constant blending) under ``no_grad``, Invertd back to the input grid. Both then
-apply the same postprocessing (the card's), so that the Dice compares the two inference paths.
+apply the same postprocessing (the card's), so that the Dice compares the two inference paths; both make one pass
+(the project's ``--no-tta``: a card's flip TTA, four passes, would cost the same on either path).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def _compare(arguments: argparse.Namespace) -> int:
         outputs = {"project": Path(folder) / "project.nii.gz", "textbook": Path(folder) / "textbook.nii.gz"}
         commands = {
             "project": [sys.executable, "-m", "BrainTumorAILib.cli", "segment", *inputs, "--model", card.id,
-                        "-o", str(outputs["project"])],
+                        "--no-tta", "-o", str(outputs["project"])],
             "textbook": [sys.executable, "-m", "BrainTumorAILab.bench", "--worker", "textbook", "--case",
                          str(case_dir), "--model", card.id, "--out", str(outputs["textbook"])],
         }

@@ -36,7 +36,7 @@ class PipelineOptions:
     classify_model: str | None = None
     segment_model: str | None = None
     labels: str = "brats2021"
-    tta: bool = False
+    tta: bool | None = None  # flip TTA; None: the segmentation card's inference.flip_tta
     reference: str | None = None
     device: str = "auto"
     register: str = "auto"

@@ -74,6 +74,19 @@ def test_tta_gives_an_uncertainty_map_and_progress_reaches_the_end(models):
     assert sum(message == "segmenting" for _, message in seen) == 4  # one window, four flips
 
 
+def test_the_card_decides_tta_unless_the_caller_does(tmp_path, monkeypatch):
+    card, state = tiny_card("tiny-tta", ["flair", "t1c"], SOFTMAX_OUTPUTS)
+    card["inference"]["flip_tta"] = True
+    write_registry(tmp_path, [(card, state), tiny_card("tiny-plain", ["flair", "t1c"], SOFTMAX_OUTPUTS)], monkeypatch)
+    case = phantom_case()
+    by_card = segment_case(case, model_id="tiny-tta", device="cpu")
+    assert by_card.uncertainty is not None
+    plain = segment_case(case, model_id="tiny-tta", tta=False, device="cpu")
+    assert plain.uncertainty is None
+    assert segment_case(case, model_id="tiny-plain", device="cpu").uncertainty is None
+    assert segment_case(case, model_id="tiny-plain", tta=True, device="cpu").uncertainty is not None
+
+
 def test_a_missing_sequence_is_named(models):
     case = phantom_case()
     without_t2 = Case({name: image for name, image in case.images.items() if name != "t2"}, "no-t2")

@@ -45,7 +45,9 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classify-model", help="classification model id")
     parser.add_argument("--segment-model", help="segmentation model id")
     parser.add_argument("--labels", choices=tuple(CONVENTIONS), default="brats2021", help="label convention")
-    parser.add_argument("--tta", action="store_true", help="flip test-time augmentation with an uncertainty map")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                        help="flip test-time augmentation with an uncertainty map (default: the segmentation "
+                             "model card's inference.flip_tta)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     add_register_option(parser)
 

@@ -26,7 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        help="use the weights of a `train segmentation` output folder instead of a registry model")
     parser.add_argument("--labels", choices=tuple(CONVENTIONS), default="brats2021",
                         help="label convention of the output file (default: brats2021, ET = 4)")
-    parser.add_argument("--tta", action="store_true", help="average over flips (4 passes) and measure their spread")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                        help="average over flips (4 passes) and measure their spread (default: the model card's "
+                             "inference.flip_tta)")
     parser.add_argument("--uncertainty", help="write the flips' spread (std of the tumour probability) here; "
                                               "implies --tta")
     parser.add_argument("--overlap", type=float, help="sliding-window overlap (default: the model card's)")
@@ -48,7 +50,7 @@ def run(arguments: argparse.Namespace) -> int:
     case = load_case(arguments.case_dir, case_paths(arguments))
     postprocessing = None if arguments.small_et_ml is None else {"small_et_ml": arguments.small_et_ml}
     result = segment_case(case, model_id=arguments.model, labels=arguments.labels,
-                          tta=arguments.tta or bool(arguments.uncertainty), reference=arguments.reference,
+                          tta=True if arguments.uncertainty else arguments.tta, reference=arguments.reference,
                           device=arguments.device, overlap=arguments.overlap, sw_batch_size=arguments.sw_batch_size,
                           postprocessing=postprocessing, card=card)
     written = {"labels": str(save_image(result.labels, arguments.output, dtype="uint8"))}

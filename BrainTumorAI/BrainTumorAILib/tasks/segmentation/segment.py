@@ -46,7 +46,7 @@ class SegmentationResult:
     convention: str
 
 
-def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brats2021", tta: bool = False,
+def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brats2021", tta: bool | None = None,
                  reference: str | None = None, device: str = "auto", progress: inference.Progress | None = None,
                  overlap: float | None = None, sw_batch_size: int | None = None,
                  postprocessing: Mapping[str, Any] | None = None, card: ModelCard | None = None
@@ -54,6 +54,7 @@ def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brat
     """Segment ``case`` with ``model_id`` (default: the registry's default segmentation model), or with ``card``
     when given (a model outside the registry, such as a training run's).
 
+    ``tta`` (flip averaging, with an uncertainty map) defaults to the card's ``inference.flip_tta``;
     ``overlap`` and ``sw_batch_size`` override the card's sliding-window settings; ``postprocessing`` entries
     override the card's ``inference.postprocessing`` (postprocess.PostprocessOptions fields). Raises InputError when
     a sequence the model needs is missing or two read as swapped (``contrasts.check_contrasts``) and ModelError when
@@ -76,6 +77,8 @@ def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brat
     bias_correction = str(card.preprocessing.get("bias_correction", "none"))
     array, grid = network_input(correct_bias(harmonised.images, bias_correction), card)
     settings = WindowSettings.from_card(card, overlap=overlap, sw_batch_size=sw_batch_size)
+    if tta is None:
+        tta = bool(card.inference.get("flip_tta", False))
     low, high = _WINDOWS_SPAN
     prediction = inference.predict(
         model, array, card.outputs, settings, device=torch_device, tta=tta,
