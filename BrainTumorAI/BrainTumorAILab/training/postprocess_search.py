@@ -6,8 +6,9 @@ Usage::
     python -m BrainTumorAILab.training.postprocess_search --out search.json \\
         --fold RUN_DIR CASE_DIR [CASE_DIR ...] [--fold RUN_DIR CASE_DIR ...] [--tta]
 
-A case folder holds the sequences and its manual label map, named as training data is (``datasets.LABEL_SCHEMES``). Prints one line per candidate, best first; the JSON holds
-every candidate's mean Dice per region and false whole tumour, per case for the best and for the card's current one.
+A case folder holds the sequences and its manual label map, named as training data is (``datasets.LABEL_SCHEMES``).
+Prints one line per candidate, best first; the JSON holds every candidate's mean Dice per region and false whole
+tumour, per case for the best and for the card's current one.
 """
 
 from __future__ import annotations
