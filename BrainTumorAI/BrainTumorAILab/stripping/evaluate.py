@@ -7,7 +7,7 @@
   uint8, LIA), learned and classical;
 - the share of the non-zero brain an already stripped BraTS sample keeps inside the learned mask;
 - wall time of the learned method on a 256x256x160 phantom (1 mm voxels) with the threads in force;
-- with ``--overlays DIR``, PNG overlays (HD-BET in green, ours in red) to look at.
+- with ``--overlays DIR``, PNG overlays (the reference in green, ours in red) to look at.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def tcga_dice(data: Path, model_id: str | None, overlays: Path | None) -> dict[s
     return scores
 
 
-def heads_dice(data: Path, model_id: str | None) -> dict[str, dict[str, float]]:
+def heads_dice(data: Path, model_id: str | None, overlays: Path | None = None) -> dict[str, dict[str, float]]:
     """Dice of each method's mask (learned without the guard's fallback) against each real head's brain mask."""
     scores: dict[str, dict[str, float]] = {"learned": {}, "classical": {}}
     for folder in HEADS:
@@ -81,6 +81,8 @@ def heads_dice(data: Path, model_id: str | None) -> dict[str, dict[str, float]]:
         for method in scores:
             mask = strip_skull(image, modality="t1", method=method, model_id=model_id, guard=False).mask
             scores[method][path.name] = round(dice(mask.array, reference.array), 4)
+            if overlays is not None:
+                save_overlay(image, mask, reference, overlays / f"strip_overlay_{path.name}_{method}.png")
     return scores
 
 
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     measures = {
         "synthetic": ("synthetic_heldout_dice", lambda: synthetic_dice(data, model)),
         "tcga": ("tcga_dice_vs_hdbet", lambda: tcga_dice(data, model, overlays)),
-        "heads": ("heads_dice", lambda: heads_dice(data, model)),
+        "heads": ("heads_dice", lambda: heads_dice(data, model, overlays)),
         "brats": ("brats_nonzero_kept", lambda: brats_kept(data, model, overlays)),
         "timing": ("timing_learned", lambda: {**timing(model), "threads": threads}),
     }

@@ -34,16 +34,20 @@ PAINTED_PROB = 0.5
 
 @dataclasses.dataclass(frozen=True)
 class RealHead:
-    """One whole head on a RAS grid of SOURCE_SPACING_MM voxels, cropped to the head."""
+    """One whole head on a RAS grid of ``spacing_mm`` voxels (SOURCE_SPACING_MM for the coarse stripper), cropped to
+    the head."""
 
     name: str
     image: np.ndarray  # float32 (I, J, K), the head's 1st / 99th percentiles at 0 / 1
     labels: np.ndarray  # uint8 (I, J, K): 0 air, 1..6 brain tissue, 7..9 non-brain head by intensity
     mask: np.ndarray  # bool (I, J, K), the brain
+    spacing_mm: float = SOURCE_SPACING_MM
 
 
-def load_real_heads(data: str | os.PathLike, folders: Sequence[str]) -> list[RealHead]:
-    """The heads of folders (relative to ``data``) holding ``*_T1w``, ``*_brainmask`` and ``*_tissue`` images."""
+def load_real_heads(data: str | os.PathLike, folders: Sequence[str], spacing_mm: float = SOURCE_SPACING_MM
+                    ) -> list[RealHead]:
+    """The heads of folders (relative to ``data``) holding ``*_T1w``, ``*_brainmask`` and ``*_tissue`` images, on
+    RAS grids of ``spacing_mm``."""
     heads = []
     for folder in folders:
         path = Path(data) / folder
@@ -54,7 +58,7 @@ def load_real_heads(data: str | os.PathLike, folders: Sequence[str]) -> list[Rea
                 raise InputError(f"No *_{kind} image in {path}, listed as a real training head")
             files[kind] = found[0]
         t1 = load_image(files["T1w"])
-        grid = coarse_grid(t1, SOURCE_SPACING_MM)
+        grid = coarse_grid(t1, spacing_mm)
         image = resample_to(t1, grid, fill=0.0).array
         brain = resample_to(load_image(files["brainmask"], label=True), grid, label=True).array > 0
         tissue = resample_to(load_image(files["tissue"], label=True), grid, label=True).array
@@ -68,18 +72,21 @@ def load_real_heads(data: str | os.PathLike, folders: Sequence[str]) -> list[Rea
         edges = np.quantile(image[outside], np.linspace(0, 1, OUTSIDE_CLASSES + 1)[1:-1])
         labels[outside] = BRAIN_LABELS + 1 + np.searchsorted(edges, image[outside]).astype(np.uint8)
         labels[brain] = np.clip(tissue[brain], 1, BRAIN_LABELS)
-        heads.append(RealHead(folder, image, labels, brain))
+        heads.append(RealHead(folder, image, labels, brain, spacing_mm))
     return heads
 
 
 def real_head_sample(rng: np.random.Generator, head: RealHead, shape: tuple[int, int, int], spacing_mm: float,
-                     r: Randomisation) -> tuple[np.ndarray, np.ndarray]:
+                     r: Randomisation, centre_mm: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One posed head on the centred isotropic grid of ``shape`` voxels of ``spacing_mm``, before acquisition:
-    (image float32 (I, J, K), brain mask bool (I, J, K))."""
+    (image float32 (I, J, K), brain mask bool (I, J, K)). The grid's centre falls near ``centre_mm`` (mm on the
+    head's grid, (3,)), by default the brain's centre of mass."""
     points = brain_frame_points(rng, shape, spacing_mm, oblique=bool(rng.random() < r.oblique_prob))
-    centre = np.array(ndimage.center_of_mass(head.mask)) * SOURCE_SPACING_MM
+    if centre_mm is None:
+        centre_mm = np.array(ndimage.center_of_mass(head.mask)) * head.spacing_mm
+    centre = np.asarray(centre_mm, dtype=np.float64)
     warp = 3.0 * rng.uniform(0.0, 1.0) * np.stack([smooth_noise(rng, shape, 20.0 / spacing_mm) for _ in range(3)])
-    source = (points + warp + centre[:, None, None, None]) / SOURCE_SPACING_MM
+    source = (points + warp + centre[:, None, None, None]) / head.spacing_mm
     mask = ndimage.map_coordinates(head.mask.astype(np.float32), source, order=1, cval=0.0) > 0.5
     if rng.random() < PAINTED_PROB:
         labels = ndimage.map_coordinates(head.labels, source, order=0, cval=0).astype(np.uint8)

@@ -51,7 +51,7 @@ def synthetic_head(seed: int, randomisation: Randomisation = Randomisation(), br
         image = paint(rng, tissues, r)
     if rng.random() < r.stripped_prob:
         image = np.where(brain, image, 0.0).astype(np.float32)
-    image = _acquire(rng, image, r)
+    image = acquire(rng, image, r)
     if rng.random() < r.fov_cut_prob:
         image, brain = _cut_field_of_view(rng, image, brain, r.fov_cut_fraction, r.fov_cut_both_prob)
     if rng.random() < 0.5:
@@ -83,7 +83,7 @@ def _vary_anatomy(rng: np.random.Generator, tissues: np.ndarray, brain: np.ndarr
     return labels, brain
 
 
-def _acquire(rng: np.random.Generator, image: np.ndarray, r: Randomisation) -> np.ndarray:
+def acquire(rng: np.random.Generator, image: np.ndarray, r: Randomisation) -> np.ndarray:
     """Bias field, thick slices along one axis (sampled then interpolated back), Rician-like noise, gamma."""
     coarse_bias = rng.normal(size=(4, 4, 4))
     bias = _fit(ndimage.zoom(coarse_bias, np.array(image.shape) / 4, order=1, grid_mode=True, mode="nearest"),

@@ -29,19 +29,28 @@ from BrainTumorAILib.core.preprocess import pad_to_multiple
 from BrainTumorAILib.inference.networks import build_network
 from BrainTumorAILib.tasks.stripping.learned import predict_probability
 from BrainTumorAILib.tasks.stripping.postprocess import dice, solid_brain
-from ..config_files import read_config
+from ..config_files import read_config, require
 from .painting import Randomisation
 from .real_brains import RealBrain, load_real_brains
 from .real_heads import RealHead, load_real_heads
 from .synthesis import synthetic_head
 
+MASK_DICE, MASK_BCE = DiceLoss(sigmoid=True), torch.nn.BCEWithLogitsLoss()
 VALIDATION_STREAM = 1_000_000  # validation heads use sample indices from here on, never reached in training
-REQUIRED = ("seed", "architecture", "preprocessing", "iterations", "crop", "lr")
+STAGES = {"coarse": ("seed", "architecture", "preprocessing", "iterations", "crop", "lr"),
+          "edge_refinement": ("seed", "architecture", "spacing_mm", "iterations", "crop", "lr", "real_heads",
+                              "coarse_model")}
 
 
 def load_strip_config(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and check a stripper training config (JSON); InputError names the file and the problem."""
-    return read_config(path, REQUIRED)
+    """Read and check a stripper training config (JSON) of either stage (the coarse network, or with ``stage``
+    "edge_refinement" its refinement, edges.py); InputError names the file and the problem."""
+    config = read_config(path)
+    stage = config.get("stage", "coarse")
+    if stage not in STAGES:
+        raise InputError(f"Unknown stripper training stage '{stage}' (choose {', '.join(STAGES)}): {path}")
+    require(config, STAGES[stage], str(path))
+    return config
 
 
 def sample_seed(seed: int, index: int) -> int:
@@ -147,7 +156,6 @@ def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: st
     optimiser = torch.optim.Adam(network.parameters(), lr=float(config["lr"]))
     iterations = int(config["iterations"])
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, iterations, eta_min=float(config["lr"]) * 0.05)
-    dice_loss, bce = DiceLoss(sigmoid=True), torch.nn.BCEWithLogitsLoss()
     brains, real_heads = real_brains_of(config, data), real_heads_of(config, data)
     heads = [synthetic_head(sample_seed(seed, VALIDATION_STREAM + j), randomisation, brains, real_heads)
              for j in range(int(config.get("validation_heads", 4)))]
@@ -158,7 +166,7 @@ def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: st
     history: list[dict[str, float]] = []
     first_step, seconds_before = 0, 0.0
     if resume:
-        history, first_step = _restore(out, config, network, optimiser, schedule)
+        history, first_step = restore_checkpoint(out, config, network, optimiser, schedule)
         seconds_before = history[-1]["seconds"] if history else 0.0
     batches = torch.utils.data.DataLoader(TrainingBatches(seed, randomisation, crop, batch, iterations, brains,
                                                           real_heads, first_step),
@@ -168,22 +176,16 @@ def train_stripper(config: dict[str, Any], out: str | os.PathLike, *, device: st
     network.train()
     bar = tqdm(batches, desc="train strip", disable=not progress, initial=first_step, total=iterations)
     for step, (images, masks) in enumerate(bar, start=first_step):
-        images, masks = images.to(torch_device), masks.to(torch_device)
-        logits = network(images)
-        loss = dice_loss(logits, masks) + bce(logits, masks)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+        loss = mask_step(network, optimiser, schedule, images.to(torch_device), masks.to(torch_device))
+        bar.set_postfix(loss=f"{loss:.3f}")
         if (step + 1) % every == 0 or step + 1 == iterations:
             score = evaluate(network, heads, torch_device, int(config["preprocessing"].get("multiple", 8)), crop)
-            history.append({"iteration": step + 1, "loss": float(loss.detach()), "validation_dice": score,
+            history.append({"iteration": step + 1, "loss": loss, "validation_dice": score,
                             "seconds": time.perf_counter() - started})
             log(json.dumps(history[-1]))
-            _save(network, out / "weights.safetensors")
+            save_weights(network, out / "weights.safetensors")
             write_json(history, out / "history.json")
-            _checkpoint(out, config, network, optimiser, schedule, step + 1)
+            save_checkpoint(out, config, network, optimiser, schedule, step + 1)
     summary = {
         "command": command, "seed": seed, "iterations": iterations, "batch_size": batch, "crop": list(crop),
         "workers": workers,
@@ -220,7 +222,20 @@ def run_card(config: dict[str, Any], weights: Path, summary: dict[str, Any]) -> 
     }
 
 
-def _save(network: torch.nn.Module, path: Path) -> None:
+def mask_step(network: torch.nn.Module, optimiser: torch.optim.Optimizer,
+              schedule: torch.optim.lr_scheduler.LRScheduler, inputs: torch.Tensor, masks: torch.Tensor) -> float:
+    """One optimisation step of a brain-mask network on a batch (inputs (B, C, I, J, K), masks (B, 1, I, J, K)):
+    Dice plus binary cross-entropy on its logits. Returns the loss."""
+    logits = network(inputs)
+    loss = MASK_DICE(logits, masks) + MASK_BCE(logits, masks)
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    schedule.step()
+    return float(loss.detach())
+
+
+def save_weights(network: torch.nn.Module, path: Path) -> None:
     from safetensors.torch import save_file
 
     state = {key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()}
@@ -228,8 +243,8 @@ def _save(network: torch.nn.Module, path: Path) -> None:
         save_file(state, str(temporary))
 
 
-def _checkpoint(out: Path, config: dict[str, Any], network: torch.nn.Module, optimiser: torch.optim.Optimizer,
-                schedule: torch.optim.lr_scheduler.LRScheduler, steps_done: int) -> None:
+def save_checkpoint(out: Path, config: dict[str, Any], network: torch.nn.Module, optimiser: torch.optim.Optimizer,
+                    schedule: torch.optim.lr_scheduler.LRScheduler, steps_done: int) -> None:
     """The training state after ``steps_done`` steps, for ``resume``."""
     state = {"model": network.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
              "rng": torch.get_rng_state(), "steps_done": steps_done, "config": json.dumps(config, sort_keys=True)}
@@ -237,8 +252,9 @@ def _checkpoint(out: Path, config: dict[str, Any], network: torch.nn.Module, opt
         torch.save(state, temporary)
 
 
-def _restore(out: Path, config: dict[str, Any], network: torch.nn.Module, optimiser: torch.optim.Optimizer,
-             schedule: torch.optim.lr_scheduler.LRScheduler) -> tuple[list[dict[str, float]], int]:
+def restore_checkpoint(out: Path, config: dict[str, Any], network: torch.nn.Module,
+                       optimiser: torch.optim.Optimizer, schedule: torch.optim.lr_scheduler.LRScheduler
+                       ) -> tuple[list[dict[str, float]], int]:
     """Load ``out``'s checkpoint into the training state; return the history up to it and its steps done."""
     path = out / "checkpoint.pt"
     if not path.is_file():

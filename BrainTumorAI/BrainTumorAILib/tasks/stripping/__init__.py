@@ -127,10 +127,13 @@ def _learned(image: Image, modality: str | None, model_id: str | None, device: s
     from ...core.device import select_device
     from ...core.weights import load_model
     from .learned import learned_mask
+    from .refine import refinement_card
 
     card = Registry.load().resolve(TASK, model_id)
     if modality is not None and "any" not in card.inputs and modality not in card.inputs:
         raise ModelError(f"Model '{card.id}' strips {', '.join(card.inputs)} images, not {modality}: {image.name}")
     torch_device = select_device(device)
     network = load_model(card).to(torch_device)
-    return learned_mask(image, network, card, torch_device), card
+    refiner_card = refinement_card(card)
+    refiner = None if refiner_card is None else load_model(refiner_card).to(torch_device)
+    return learned_mask(image, network, card, torch_device, refiner), card

@@ -8,7 +8,8 @@ on crops mispredicts a whole volume whose field of view differs. The cut matters
 grid, and a research scan's 256 mm field of view leaves windows of mostly air above and in front of the head, where
 the network painted brain (a mask in the air on the AOMIC and EDSD heads until the cut); the
 sigmoid probability is resampled (linear) onto the input grid, thresholded at ``inference.threshold`` (0.5), and
-reduced to its largest component with holes filled.
+reduced to its largest component with holes filled. A card with ``inference.refinement`` has its edge redrawn on
+a finer grid by a second network first (refine.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ...core.registry import ModelCard
 from ...inference.windows import WindowSettings, window_logits
 from .grid import normalise_intensity, to_coarse
 from .postprocess import solid_brain
+from .refine import refined_probability
 
 HEAD_MARGIN_MM = 15.0
 
@@ -56,8 +58,15 @@ def brain_probability(image: Image, network: torch.nn.Module, card: ModelCard, d
     return coarse.with_array(box.invert(pad.invert(inside)).astype(np.float32, copy=False))
 
 
-def learned_mask(image: Image, network: torch.nn.Module, card: ModelCard, device: torch.device) -> np.ndarray:
-    """The brain mask of ``image`` on its own grid, uint8 0/1 (I, J, K)."""
-    probability = resample_to(brain_probability(image, network, card, device), image, fill=0.0)
+def learned_mask(image: Image, network: torch.nn.Module, card: ModelCard, device: torch.device,
+                 refiner: torch.nn.Module | None = None) -> np.ndarray:
+    """The brain mask of ``image`` on its own grid, uint8 0/1 (I, J, K); with ``refiner`` (the network of the card's
+    ``inference.refinement``) the coarse probability is redrawn on its fine grid first (refine.py)."""
+    probability = brain_probability(image, network, card, device)
     threshold = float(card.inference.get("threshold", 0.5))
+    if refiner is not None:
+        refinement = card.inference["refinement"]
+        probability = refined_probability(image, probability, refiner, refinement, device)
+        threshold = float(refinement.get("threshold", 0.5))
+    probability = resample_to(probability, image, fill=0.0)
     return solid_brain(probability.array > threshold).astype(np.uint8)
