@@ -17,7 +17,12 @@ def coarse_grid(image: Image, spacing_mm: float, multiple: int = 1) -> Image:
     Returns an Image with a zero float32 array of shape (I', J', K') and a diagonal affine (i -> R, j -> A, k -> S).
     """
     corners = image.corners_ras()
-    low, high = corners.min(axis=0), corners.max(axis=0)
+    return ras_grid(corners.min(axis=0), corners.max(axis=0), spacing_mm, multiple)
+
+
+def ras_grid(low: np.ndarray, high: np.ndarray, spacing_mm: float, multiple: int = 1) -> Image:
+    """An empty RAS grid of ``spacing_mm`` voxels centred on the box ``low``..``high`` (mm, (3,)) and holding it,
+    each size a multiple of ``multiple``: a zero float32 array (I', J', K') and a diagonal affine."""
     counts = np.ceil((high - low) / spacing_mm).astype(int) + 1
     counts = counts + (-counts) % multiple
     centre = (low + high) / 2

@@ -17,6 +17,7 @@ import torch
 from ...core.image import Image, resample_to
 from ...core.registry import ModelCard
 from ...inference.windows import WindowSettings, window_logits
+from .grid import ras_grid
 
 MARGIN_MM = 12.0
 PRIOR_FLOOR = 0.05  # the coarse probability above which a voxel may be brain
@@ -47,15 +48,11 @@ def fine_grid(coarse: Image, spacing_mm: float, multiple: int) -> Image:
     plus MARGIN_MM, each size a multiple of ``multiple``. ``coarse`` must lie on a diagonal (RAS) grid."""
     indices = np.argwhere(coarse.array > PRIOR_FLOOR)
     if indices.size == 0:
-        indices = np.argwhere(np.ones(coarse.shape, dtype=bool))
+        indices = np.array([[0, 0, 0], np.array(coarse.shape) - 1])
     scale, origin = np.diag(coarse.affine)[:3], coarse.affine[:3, 3]
     low = origin + scale * indices.min(axis=0) - MARGIN_MM
     high = origin + scale * indices.max(axis=0) + MARGIN_MM
-    counts = np.ceil((high - low) / spacing_mm).astype(int) + 1
-    counts = counts + (-counts) % multiple
-    affine = np.diag([spacing_mm, spacing_mm, spacing_mm, 1.0])
-    affine[:3, 3] = (low + high) / 2 - spacing_mm * (counts - 1) / 2
-    return Image(np.zeros(tuple(int(n) for n in counts), dtype=np.float32), affine)
+    return ras_grid(low, high, spacing_mm, multiple)
 
 
 def refined_probability(image: Image, coarse: Image, network: torch.nn.Module, refinement: dict[str, Any],
