@@ -79,3 +79,18 @@ def server():
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def aomic_2mm(data_dir: Path) -> tuple:
+    """The AOMIC head and its brain mask, RAS, every second voxel (2 mm, 128^3)."""
+    folder = data_dir / "heads" / "AOMIC"
+    if not folder.is_dir():
+        pytest.skip(f"heads/AOMIC not found under {data_dir}")
+    from BrainTumorAILib.core.image import Image, load_image, reorient
+
+    head = reorient(load_image(folder / "AOMIC_T1w.nii.gz"), "RAS")
+    brain = reorient(load_image(folder / "AOMIC_brainmask.nii.gz", label=True), "RAS")
+    affine = head.affine @ np.diag([2.0, 2.0, 2.0, 1.0])
+    return (Image(np.ascontiguousarray(head.array[::2, ::2, ::2]), affine),
+            Image(np.ascontiguousarray(brain.array[::2, ::2, ::2] > 0).astype(np.uint8), affine))

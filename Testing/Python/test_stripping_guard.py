@@ -6,14 +6,13 @@ thick-slice clinical mask pass. Generated masks lie on a small 3 mm grid; the AO
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from BrainTumorAILib.cli import main
 from BrainTumorAILib.core.case import Case
-from BrainTumorAILib.core.image import Image, load_image, reorient, save_image
+from BrainTumorAILib.core.image import Image, load_image, save_image
 from BrainTumorAILib.core.phantom import phantom_affine
 from BrainTumorAILib.core.preprocess import foreground_mask
 from BrainTumorAILib.core.registry import Registry
@@ -100,22 +99,11 @@ def test_when_both_fail_the_mask_with_fewer_failures_is_kept_learned_on_a_tie(he
     assert choose_mask(learned, classical, {"learned": ["a"], "classical": ["c"]})[:2] == (learned, "learned")
 
 
-@pytest.fixture(scope="module")
-def aomic(data_dir: Path) -> tuple[Image, Image]:
-    """The AOMIC head and its brain mask, RAS, every second voxel (2 mm, 128^3)."""
-    folder = data_dir / "heads" / "AOMIC"
-    head = reorient(load_image(folder / "AOMIC_T1w.nii.gz"), "RAS")
-    brain = reorient(load_image(folder / "AOMIC_brainmask.nii.gz", label=True), "RAS")
-    affine = head.affine @ np.diag([2.0, 2.0, 2.0, 1.0])
-    return (Image(np.ascontiguousarray(head.array[::2, ::2, ::2]), affine),
-            Image(np.ascontiguousarray(brain.array[::2, ::2, ::2] > 0).astype(np.uint8), affine))
-
-
 @pytest.fixture
-def learned_in_the_air(aomic, monkeypatch) -> Image:
+def learned_in_the_air(aomic_2mm, monkeypatch) -> Image:
     """The learned stripper replaced by one that returns AOMIC's brain mask moved 60 mm forward, its front into the
     air in front of the face (the bundled model put its whole mask there on this head); returns the true mask."""
-    brain = aomic[1]
+    brain = aomic_2mm[1]
     moved = np.zeros_like(brain.array)
     moved[:, 30:] = brain.array[:, :-30]  # j points anterior on this RAS grid
     card = Registry.load().resolve(stripping.TASK, None)
@@ -123,8 +111,8 @@ def learned_in_the_air(aomic, monkeypatch) -> Image:
     return brain
 
 
-def test_a_learned_mask_in_the_air_gives_way_to_the_classical_one(aomic, learned_in_the_air):
-    head, brain = aomic
+def test_a_learned_mask_in_the_air_gives_way_to_the_classical_one(aomic_2mm, learned_in_the_air):
+    head, brain = aomic_2mm
     result = strip_skull(head, modality="t1")
     assert result.method == "classical" and result.card is None
     assert any("outside the head" in warning for warning in result.warnings)

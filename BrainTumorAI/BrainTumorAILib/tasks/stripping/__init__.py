@@ -18,6 +18,7 @@ from ...core.preprocess import BRAIN_VOLUME_ML, foreground_mask
 from ...core.registry import ModelCard, Registry
 from ...core.vocabulary import SEQUENCES
 from .classical import classical_brain
+from .edge import classical_edge, fine_enough
 from .guard import check_mask, choose_mask, disagreement, head_region
 from .postprocess import solid_brain
 
@@ -52,9 +53,7 @@ def strip_skull(image: Image, *, modality: str | None = None, method: str = "lea
     card = None
     if method == "learned":
         mask, card = _learned(image, modality, model_id, device)
-        warnings: list[str] = []
-        if guard:
-            mask, method, warnings = _guard_learned(image, mask)
+        mask, method, warnings = _checked_learned(image, mask, card, guard)
         card = card if method == "learned" else None
     elif method == "deepbet":
         from .peers import deepbet_mask
@@ -75,23 +74,35 @@ def _classical(image: Image) -> np.ndarray:
     return solid_brain(resample_to(classical_brain(image), image, label=True).array > 0).astype(np.uint8)
 
 
-def _guard_learned(image: Image, mask: np.ndarray) -> tuple[np.ndarray, str, list[str]]:
-    """The learned ``mask`` (I, J, K) checked, or the classical one in its place (``guard.choose_mask``): returns
-    (mask uint8 (I, J, K), method, warnings). An already stripped input keeps its foreground and is only checked: the
-    classical method, made for heads, is no reference there (it drops most of a stripped T2 brain)."""
-    stripped = _stripped_brain(image, mask)
+def _checked_learned(image: Image, mask: np.ndarray, card: ModelCard,
+                     guard: bool) -> tuple[np.ndarray, str, list[str]]:
+    """The learned ``mask`` (I, J, K) with the card's classical edge (edge.py) and, with ``guard``, checked, or the
+    classical one in its place (``guard.choose_mask``): returns (mask uint8 (I, J, K), method, warnings). An already
+    stripped input keeps its foreground and is only checked: the classical method, made for heads, is no reference
+    there (it drops most of a stripped T2 brain). The classical mask redraws the edge and is a reference for the
+    guard only where it is plausible itself (it misses most of some T1 heads) and agrees with the learned one."""
+    band_mm = card.inference.get("classical_edge_band_mm")
+    if band_mm is not None and not fine_enough(image.spacing):
+        band_mm = None
+    if not guard and band_mm is None:
+        return mask, "learned", []
+    stripped = _stripped_brain(image, mask) if guard else None
     if stripped is not None:
         return stripped, "learned", [f"learned mask: {problem}"
                                      for problem in check_mask(image.with_array(stripped), image)]
     head = head_region(image.array)
-    learned, classical = image.with_array(mask), image.with_array(_classical(image))
+    classical = image.with_array(_classical(image))
     classical_failed = check_mask(classical, image, head=head)
+    differs = None if classical_failed else disagreement(image.with_array(mask), classical)
+    if band_mm is not None and not classical_failed and differs is None:
+        mask = classical_edge(mask, classical.array, image.spacing, float(band_mm))
+    if not guard:
+        return mask, "learned", []
+    learned = image.with_array(mask)
     learned_failed = check_mask(learned, image, head=head)
     chosen, method, warnings = choose_mask(learned, classical, {"learned": learned_failed,
                                                                 "classical": classical_failed})
-    # the classical mask is a reference only where it is plausible itself (it misses most of some T1 heads)
-    differs = None if classical_failed or method != "learned" else disagreement(learned, classical)
-    return chosen.array, method, warnings + ([f"learned mask: {differs}"] if differs else [])
+    return chosen.array, method, warnings + ([f"learned mask: {differs}"] if differs and method == "learned" else [])
 
 
 def _stripped_brain(image: Image, mask: np.ndarray) -> np.ndarray | None:

@@ -1,0 +1,51 @@
+"""The learned mask's edge redrawn by the classical mask: within ``band_mm`` of the learned edge, on either side,
+the classical mask decides; elsewhere the learned one stands.
+
+The learned stripper's 3 mm grid places the brain's edge to about one voxel, while the classical mask follows the
+image's own tissue contrast on a 2 mm grid; far from the edge the learned mask's anatomy (skull base, orbits, a T1
+head whose threshold misses half the brain) is kept. A card asks for it with ``inference.classical_edge_band_mm``;
+it is applied only where the classical mask is plausible and agrees with the learned one (the guard's checks), and
+only to images whose voxels are no larger than the classical grid's on any axis: on thick slices the classical edge
+is interpolated across them and no finer than the learned one (on the 5.5 mm TCGA T1c it lowered the Dice against
+HD-BET from 0.963 to 0.950).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from scipy import ndimage
+
+from ...core.preprocess import bounding_box
+from .classical import SPACING_MM as CLASSICAL_SPACING_MM
+from .postprocess import solid_brain
+
+
+def fine_enough(spacing: Sequence[float]) -> bool:
+    """True when no voxel axis of ``spacing`` (mm) is coarser than the classical method's working grid."""
+    return max(float(step) for step in spacing) <= CLASSICAL_SPACING_MM + 1e-3
+
+
+def edge_band(mask: np.ndarray, spacing: Sequence[float], band_mm: float) -> np.ndarray:
+    """The voxels of ``mask`` (I, J, K) bool lying within ``band_mm`` of its edge (inside or outside), measured in mm
+    on a grid of ``spacing`` (mm per axis). bool (I, J, K); empty for an empty mask."""
+    band = np.zeros(mask.shape, dtype=bool)
+    if not mask.any():
+        return band
+    margin = tuple(int(np.ceil(band_mm / float(step))) + 1 for step in spacing)
+    box = bounding_box(mask, margin)
+    inside = box.apply(mask)
+    near_from_inside = ndimage.distance_transform_edt(inside, sampling=spacing) <= band_mm
+    near_from_outside = ndimage.distance_transform_edt(~inside, sampling=spacing) <= band_mm
+    band[box.slices] = near_from_inside & near_from_outside
+    return band
+
+
+def classical_edge(learned: np.ndarray, classical: np.ndarray, spacing: Sequence[float],
+                   band_mm: float) -> np.ndarray:
+    """``learned`` (I, J, K) 0/1 with the classical mask's voxels inside its edge band of ``band_mm``, reduced to one
+    solid brain. uint8 0/1 (I, J, K), the grid of both inputs."""
+    inside = learned > 0
+    band = edge_band(inside, spacing, band_mm)
+    return solid_brain(np.where(band, classical > 0, inside)).astype(np.uint8)
