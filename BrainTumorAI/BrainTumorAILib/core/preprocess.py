@@ -136,11 +136,16 @@ def head_mask(volume: np.ndarray) -> np.ndarray:
     dark_outside = abs(low - background) < abs(high - background)
     threshold = low + 0.1 * (high - low) if dark_outside else None
     mask = foreground if threshold is None else foreground & (volume > threshold)
+    return fill_holes(largest_component(mask))
+
+
+def largest_component(mask: np.ndarray) -> np.ndarray:
+    """The largest face-connected component of ``mask`` (any number of axes), bool; an empty mask stays empty."""
     labels, count = ndimage.label(mask)
-    if count > 1:
-        sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))
-        mask = labels == (1 + int(np.argmax(sizes)))
-    return fill_holes(mask)
+    if count <= 1:
+        return labels > 0
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)  # far faster than sum_labels over many small components
+    return labels == 1 + int(np.argmax(sizes[1:]))
 
 
 def dice(first: np.ndarray, second: np.ndarray) -> float:

@@ -24,12 +24,10 @@ def threshold_baseline(flair: Image, t1c: Image) -> np.ndarray:
         raise InputError(f"{t1c.name} is not on the grid of {flair.name}; harmonise the case first")
     head = preprocess.head_mask(flair.array)
     candidates = (preprocess.zscore(flair.array) > FLAIR_Z) & head
-    components, count = ndimage.label(candidates)
     classes = np.zeros(flair.shape, dtype=np.uint8)
-    if count == 0:
+    whole = preprocess.largest_component(candidates)
+    if not whole.any():
         return classes
-    sizes = ndimage.sum_labels(candidates, components, index=np.arange(1, count + 1))
-    whole = components == 1 + int(np.argmax(sizes))
     enhancing = whole & (preprocess.zscore(t1c.array) > T1C_Z)
     core = preprocess.fill_holes(ndimage.binary_closing(enhancing, iterations=CLOSING_ITERATIONS))
     classes[whole | core] = 2

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
-from ...core.preprocess import dice, fill_holes  # noqa: F401  (dice: for the stripping code and its tests)
-
-
-def largest_component(mask: np.ndarray) -> np.ndarray:
-    """The largest 6-connected component of ``mask`` (I, J, K) bool; an empty mask stays empty."""
-    labels, count = ndimage.label(mask)
-    if count <= 1:
-        return labels > 0
-    sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))
-    return labels == 1 + int(np.argmax(sizes))
+from ...core.preprocess import bounding_box, dice, fill_holes, largest_component  # noqa: F401  (re-exported)
 
 
 def solid_brain(mask: np.ndarray) -> np.ndarray:
-    """The largest component of ``mask`` (I, J, K) with its enclosed holes (ventricles, dark tumour) filled. bool."""
-    return fill_holes(largest_component(mask))
+    """The largest component of ``mask`` (I, J, K) with its enclosed holes (ventricles, dark tumour) filled. bool.
 
+    Worked out inside the mask's bounding box grown by one voxel: the background shell around the mask keeps every
+    hole that reaches it open, as in the whole volume, at a fraction of the cost on a 1 mm head."""
+    box = bounding_box(mask, 1)
+    return box.invert(fill_holes(largest_component(box.apply(mask))), fill=False)
