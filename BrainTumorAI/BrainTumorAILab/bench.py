@@ -10,7 +10,9 @@ card whose normalisation is robust_zscore), Spacingd when the card resamples (af
 so that interpolated brain-edge voxels do not enter its statistics), sliding-window inference
 over the whole volume at overlap 0.5 (constant blending) under ``no_grad``, Invertd back to the input grid. Both then
 apply the same postprocessing (the card's), so that the Dice compares the two inference paths; both make one pass
-(the project's ``--no-tta``: a card's flip TTA, four passes, would cost the same on either path).
+(the project's ``--no-tta``), or with ``--tta`` both average the softmax over the same four passes (the identity
+and a mirror along each axis, the engine's ``TTA_FLIPS``; in the textbook a ``torch.flip`` around each
+``sliding_window_inference``), as a card with ``inference.flip_tta`` deploys.
 """
 
 from __future__ import annotations
@@ -39,11 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="segmentation model id (default: the registry's default)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each pipeline, taken in turn; the figures are "
                                                               "medians (default: 3)")
+    parser.add_argument("--tta", action="store_true", help="both paths average the four flip passes")
     parser.add_argument("--worker", choices=("textbook",), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     if arguments.worker:
-        return _textbook(Path(arguments.case), arguments.model, Path(arguments.out))
+        return _textbook(Path(arguments.case), arguments.model, Path(arguments.out), arguments.tta)
     return _compare(arguments)
 
 
@@ -59,9 +62,10 @@ def _compare(arguments: argparse.Namespace) -> int:
         outputs = {"project": Path(folder) / "project.nii.gz", "textbook": Path(folder) / "textbook.nii.gz"}
         commands = {
             "project": [sys.executable, "-m", "BrainTumorAILib.cli", "segment", *inputs, "--model", card.id,
-                        "--no-tta", "-o", str(outputs["project"])],
+                        "--tta" if arguments.tta else "--no-tta", "-o", str(outputs["project"])],
             "textbook": [sys.executable, "-m", "BrainTumorAILab.bench", "--worker", "textbook", "--case",
-                         str(case_dir), "--model", card.id, "--out", str(outputs["textbook"])],
+                         str(case_dir), "--model", card.id, "--out", str(outputs["textbook"]),
+                         *(["--tta"] if arguments.tta else [])],
         }
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in commands}
         for _ in range(max(arguments.repeat, 1)):
@@ -70,7 +74,7 @@ def _compare(arguments: argparse.Namespace) -> int:
         figures = {name: _median(measured) for name, measured in runs.items()}
         agreement = _agreement(outputs["project"], outputs["textbook"])
     summary = {
-        "case": str(case_dir), "model": card.id, "threads": os.environ.get("BRAINTUMORAI_THREADS", "all cores"),
+        "case": str(case_dir), "model": card.id, "flip_tta": arguments.tta, "threads": os.environ.get("BRAINTUMORAI_THREADS", "all cores"),
         "runs_each": len(runs["project"]),
         **figures,
         "speedup": round(figures["textbook"]["wall_s"] / figures["project"]["wall_s"], 2),
@@ -135,8 +139,9 @@ def _agreement(project: Path, textbook: Path) -> dict[str, float]:
     return {region: round(dice(ours[region], theirs[region]), 4) for region in REGIONS}
 
 
-def _textbook(case_dir: Path, model_id: str, out: Path) -> int:
-    """The tutorial pipeline with the card's network and weights; writes a brats2021 label map to ``out``."""
+def _textbook(case_dir: Path, model_id: str, out: Path, tta: bool = False) -> int:
+    """The tutorial pipeline with the card's network and weights (``tta``: the mean softmax over the engine's four
+    flip passes); writes a brats2021 label map to ``out``."""
     import torch
     from monai import transforms as mt
     from monai.inferers import sliding_window_inference
@@ -145,6 +150,7 @@ def _textbook(case_dir: Path, model_id: str, out: Path) -> int:
     from BrainTumorAILib.core.image import Image, load_image, save_image
     from BrainTumorAILib.core.labels import to_convention
     from BrainTumorAILib.core.registry import Registry
+    from BrainTumorAILib.tasks.segmentation.inference import TTA_FLIPS
     from BrainTumorAILib.tasks.segmentation.inputs import activate, classes_from_probabilities
     from BrainTumorAILib.tasks.segmentation.postprocess import PostprocessOptions, postprocess
     from BrainTumorAILib.core.weights import load_model
@@ -165,10 +171,14 @@ def _textbook(case_dir: Path, model_id: str, out: Path) -> int:
     data = preprocessing({key: str(files[key]) for key in keys})
     model = load_model(card, progress=False).eval()
     inference = card.inference
+    image, passes = data["image"][None].float(), []
     with torch.no_grad():
-        logits = sliding_window_inference(data["image"][None].float(), inference.get("roi_size", [128] * 3),
-                                          int(inference.get("sw_batch_size", 1)), model, overlap=0.5)
-    data["pred"] = activate(logits, card.outputs)[0]
+        for axes in TTA_FLIPS if tta else ((),):
+            flipped = torch.flip(image, axes) if axes else image
+            logits = sliding_window_inference(flipped, inference.get("roi_size", [128] * 3),
+                                              int(inference.get("sw_batch_size", 1)), model, overlap=0.5)
+            passes.append(activate(torch.flip(logits, axes) if axes else logits, card.outputs)[0])
+    data["pred"] = torch.stack(passes).mean(dim=0)
     inverted = mt.Invertd(keys="pred", transform=preprocessing, orig_keys="image", nearest_interp=False)(data)
     probabilities = np.asarray(inverted["pred"].detach().cpu().numpy(), dtype=np.float32)
     grid = load_image(files[keys[0]])

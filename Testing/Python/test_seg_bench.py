@@ -14,14 +14,16 @@ from BrainTumorAILib.core.image import load_image, reorient, save_image
 from BrainTumorAILib.core.phantom import make_phantom
 
 
-def test_textbook_path_writes_labels_on_the_input_grid_and_agrees_with_itself(tmp_path, monkeypatch):
+@pytest.mark.parametrize("tta", [[], ["--tta"]], ids=["one-pass", "flip-tta"])
+def test_textbook_path_writes_labels_on_the_input_grid_and_agrees_with_itself(tmp_path, monkeypatch, tta):
     write_registry(tmp_path, [tiny_card("tiny-softmax", ["flair", "t1c"], SOFTMAX_OUTPUTS)], monkeypatch)
     phantom = make_phantom(4, shape=(40, 40, 36), spacing=(5.0, 5.0, 5.0))
     case = tmp_path / "case"
     for name in ("flair", "t1c"):
         save_image(reorient(phantom.images[name], "LPS"), case / f"{name}.nii.gz")
     out = tmp_path / "textbook.nii.gz"
-    assert bench.main(["--worker", "textbook", "--case", str(case), "--model", "tiny-softmax", "--out", str(out)]) == 0
+    assert bench.main(["--worker", "textbook", "--case", str(case), "--model", "tiny-softmax", "--out", str(out),
+                       *tta]) == 0
     labels = load_image(out, label=True)
     assert labels.same_grid(load_image(case / "flair.nii.gz"))
     assert set(np.unique(labels.array)) <= {0, 1, 2, 4}
