@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from BrainTumorAILab.classification.shortcut import SHIFTS, brightness_shift_check
-from BrainTumorAILab.classification.train import train
+from BrainTumorAILab.classification.train import split_indices, train
 from BrainTumorAILab.classification.twins import brightness_holdout
 from BrainTumorAILib.tasks.classification.standardise import equalise, frame_head, head_mask_2d, standardise
 from classification_models import class_image, tiny_config, write_dataset
@@ -52,6 +52,32 @@ def test_brightness_holdout_takes_bright_tumours_and_dark_healthy_groups_whole()
     assert len(tumour) == 10 and len(healthy) == 10
     assert brightness[tumour].min() >= np.quantile(brightness[labels == 0], 0.7)
     assert brightness[healthy].max() <= np.quantile(brightness[labels == 2], 0.3)
+
+
+def test_half_of_the_brightness_holdout_trains_and_the_other_half_stays_held_out():
+    labels = np.repeat([0, 2], 40)  # glioma, notumor
+    groups = np.repeat(np.arange(40), 2)  # twin pairs
+    images = np.stack([slice_image(index) * (0.3 + 0.7 * index / 80) for index in range(80)])
+    split = {"kind": "twin_and_brightness", "validation_fraction": 0.2, "brightness_fraction": 0.3}
+    whole = split_indices({"split": split}, images, labels, groups, seed=5)
+    halves = [split_indices({"split": {**split, "brightness_half_trained": half}}, images, labels, groups, seed=5)
+              for half in (0, 1)]
+    held = [set(parts["brightness_holdout"]) for parts in halves]
+    assert held[0].isdisjoint(held[1]) and held[0] | held[1] == set(whole["brightness_holdout"])
+    for half, parts in enumerate(halves):
+        assert set(parts["train"]) == set(whole["train"]) | held[1 - half]
+        assert np.array_equal(parts["validation"], whole["validation"])
+        assert not np.isin(groups[parts["brightness_holdout"]], groups[parts["train"]]).any()
+
+
+def test_a_trained_half_needs_the_brightness_split(tmp_path):
+    from BrainTumorAILab.classification.config import load_config
+    from BrainTumorAILib.core.errors import InputError
+
+    with pytest.raises(InputError, match="brightness_half_trained"):
+        load_config(tiny_config(tmp_path, split={"kind": "twin", "brightness_half_trained": 0}))
+    with pytest.raises(InputError, match="brightness_half_trained"):
+        load_config(tiny_config(tmp_path, split={"kind": "twin_and_brightness", "brightness_half_trained": 2}))
 
 
 def test_the_shift_check_catches_a_classifier_that_reads_brightness():

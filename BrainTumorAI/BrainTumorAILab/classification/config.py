@@ -2,7 +2,9 @@
 
 ``split.kind`` is ``twin`` (whole near-duplicate groups on one side, the honest split), ``random`` (the naive
 split the seeds used, kept to measure how much it inflates accuracy) or ``twin_and_brightness`` (two held-out sets
-from one run: a twin-aware random one and a brightness-inverted one, ``twins.brightness_holdout``).
+from one run: a twin-aware random one and a brightness-inverted one, ``twins.brightness_holdout``); with
+``split.brightness_half_trained`` 0 or 1 that half of the brightness-inverted hold-out (whole twin groups) trains
+and the other stays held out, to measure what training on such images gains.
 ``standardise`` (``minmax`` or ``head_equalised``) and ``frame`` (crop to the head) are the per-image
 standardisation of ``standardise.py``. ``schedule`` is ``plateau`` (``reduce_lr``) or ``cosine`` (to zero over
 ``epochs``); ``selection`` is ``best`` (the epoch of best validation accuracy) or ``last`` (no held-out image
@@ -64,6 +66,10 @@ def load_config(source: str | os.PathLike | dict[str, Any]) -> dict[str, Any]:
         raise InputError(f"Unknown loss '{config['loss']['name']}' (choose {', '.join(LOSSES)}): {where}")
     if config["split"]["kind"] not in SPLITS:
         raise InputError(f"Unknown split '{config['split']['kind']}' (choose {', '.join(SPLITS)}): {where}")
+    if config["split"].get("brightness_half_trained") not in (None, 0, 1) or (
+            "brightness_half_trained" in config["split"] and config["split"]["kind"] != "twin_and_brightness"):
+        raise InputError(f"split.brightness_half_trained takes 0 or 1, with the twin_and_brightness split only: "
+                         f"{where}")
     for field, choices in (("schedule", SCHEDULES), ("selection", SELECTIONS), ("standardise", STANDARDISATIONS)):
         if config[field] not in choices:
             raise InputError(f"Unknown {field} '{config[field]}' (choose {', '.join(choices)}): {where}")

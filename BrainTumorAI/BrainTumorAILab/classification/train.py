@@ -152,7 +152,13 @@ def split_indices(config: dict[str, Any], images: np.ndarray, labels: np.ndarray
                               CLASSES.index("notumor"))
     rest = np.setdiff1d(np.arange(len(images)), held)
     train_part, val_part = group_split(groups[rest], labels[rest], fraction, seed)
-    return {"train": rest[train_part], "validation": rest[val_part], "brightness_holdout": held}
+    train_index = rest[train_part]
+    trained_half = config["split"].get("brightness_half_trained")
+    if trained_half is not None:  # one half of the hold-out (whole twin groups) trains, the other stays held out
+        halves = group_split(groups[held], labels[held], 0.5, seed)
+        train_index = np.sort(np.concatenate([train_index, held[halves[int(trained_half)]]]))
+        held = held[halves[1 - int(trained_half)]]
+    return {"train": train_index, "validation": rest[val_part], "brightness_holdout": held}
 
 
 def make_optimiser(config: dict[str, Any], network: torch.nn.Module):
