@@ -188,5 +188,6 @@ def _segment(case: Case, reference: str, options: PipelineOptions, result: Pipel
     segmentation = segment_case(case, model_id=options.segment_model, labels=options.labels, tta=options.tta,
                                 reference=reference, device=options.device, progress=segment_progress)
     result.segmentation = segmentation
+    result.warnings.extend(f"segmentation: {warning}" for warning in segmentation.warnings)
     result.models["segmentation"] = {"id": segmentation.card.id, "version": segmentation.card.version}
     result.timings_s["segment"] = time.perf_counter() - started

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 from ..core.case import load_case
@@ -60,6 +61,8 @@ def run(arguments: argparse.Namespace) -> int:
         "case": case.name, "model": {"id": result.card.id, "version": result.card.version},
         "reference": result.reference, "reference_file": str(case.images[result.reference].path),
         "labels": result.convention, "volumes_ml": result.volumes_ml, "written": written,
-        "seconds": round(time.perf_counter() - started, 2),
+        "warnings": result.warnings, "seconds": round(time.perf_counter() - started, 2),
     }, indent=2))
+    for warning in result.warnings:
+        print(f"braintumorai: warning: segmentation: {warning}", file=sys.stderr)
     return 0

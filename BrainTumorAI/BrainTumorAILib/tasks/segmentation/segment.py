@@ -17,12 +17,14 @@ from ...core.contrasts import check_contrasts
 from ...core.device import select_device
 from ...core.image import Image
 from ...core.labels import to_convention
+from ...core.preprocess import foreground_mask
 from ...core.registry import ModelCard, Registry
 from ...core.weights import load_model
 from ...inference.windows import WindowSettings
 from . import inference
 from .inputs import network_input, required_inputs
 from .metrics import volumes_ml
+from .plausibility import check_segmentation
 from .postprocess import PostprocessOptions, postprocess
 
 # share of the progress bar of each stage: model, preprocessing, windows, back to the grid and postprocessing
@@ -34,7 +36,8 @@ class SegmentationResult:
     """Tumour classes and labels on the reference grid, region volumes in mL, and the TTA uncertainty.
 
     ``classes``: uint8 class map 0 bg / 1 NCR / 2 ED / 3 ET; ``labels``: the same in ``convention``;
-    ``uncertainty``: float32 std of the tumour probability over the flips (only with TTA).
+    ``uncertainty``: float32 std of the tumour probability over the flips (only with TTA); ``warnings``: the failed
+    plausibility checks (plausibility.py) as sentences, empty when the map passed.
     """
 
     classes: Image
@@ -44,6 +47,7 @@ class SegmentationResult:
     card: ModelCard
     reference: str
     convention: str
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brats2021", tta: bool | None = None,
@@ -98,4 +102,5 @@ def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brat
         labels=Image(to_convention(classes, labels), reference_image.affine),
         volumes_ml=volumes_ml(classes, reference_image.spacing),
         uncertainty=uncertainty, card=card, reference=reference, convention=labels,
+        warnings=check_segmentation(classes, reference_image.spacing, foreground_mask(reference_image.array)),
     )

@@ -1,0 +1,63 @@
+"""Plausibility checks for a tumour segmentation: warnings, never silent, never a changed map.
+
+A segmentation is flagged when
+- its whole tumour exceeds ``MAX_BRAIN_SHARE`` of the brain (the input's foreground: the segmenter reads stripped
+  brains) or ``MAX_WHOLE_TUMOUR_ML``: the manual whole tumours of the 14 shared BraTS cases are 17-217 mL, at most
+  20% of their brain;
+- more than ``MAX_OUTSIDE_SHARE`` of it lies outside that brain;
+- more than ``MAX_SCATTERED_ML`` of it lies farther than ``SCATTER_MM`` from its largest component: false tumour
+  spread over the brain (the old default labelled 165 mL of the raw TCGA study, 139 mL of it more than 15 mm from
+  its 11 mL lesion), or a truly multifocal tumour, which a reader should confirm either way.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from scipy import ndimage
+
+from ...core.preprocess import bounding_box, largest_component
+
+MAX_WHOLE_TUMOUR_ML = 500.0
+MAX_BRAIN_SHARE = 0.4
+MAX_OUTSIDE_SHARE = 0.05
+SCATTER_MM = 30.0
+MAX_SCATTERED_ML = 10.0
+
+
+def check_segmentation(classes: np.ndarray, spacing: Sequence[float], brain: np.ndarray | None = None) -> list[str]:
+    """The failed checks of a class map (I, J, K) (0 background, any other value tumour) on a grid of ``spacing``
+    (mm per axis), with ``brain`` (I, J, K) bool when known, as sentences with their figures; empty when it passes."""
+    tumour = classes > 0
+    if not tumour.any():
+        return []
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    tumour_ml = float(np.count_nonzero(tumour)) * voxel_ml
+    problems = []
+    if tumour_ml > MAX_WHOLE_TUMOUR_ML:
+        problems.append(f"whole tumour {tumour_ml:.0f} mL is more than a tumour can plausibly be "
+                        f"({MAX_WHOLE_TUMOUR_ML:.0f} mL)")
+    if brain is not None and brain.any():
+        brain_ml = float(np.count_nonzero(brain)) * voxel_ml
+        if tumour_ml > MAX_BRAIN_SHARE * brain_ml:
+            problems.append(f"whole tumour {tumour_ml:.0f} mL fills {100 * tumour_ml / brain_ml:.0f}% of the "
+                            f"{brain_ml:.0f} mL brain (at most {100 * MAX_BRAIN_SHARE:.0f}% is plausible)")
+        outside = float(np.count_nonzero(tumour & ~brain)) * voxel_ml
+        if outside > MAX_OUTSIDE_SHARE * tumour_ml:
+            problems.append(f"{100 * outside / tumour_ml:.0f}% of the whole tumour ({outside:.1f} mL) lies outside "
+                            f"the brain (at most {100 * MAX_OUTSIDE_SHARE:.0f}% allowed)")
+    scattered = scattered_ml(tumour, spacing)
+    if scattered > MAX_SCATTERED_ML:
+        problems.append(f"{scattered:.1f} mL of the whole tumour lies more than {SCATTER_MM:.0f} mm from its largest "
+                        f"part: scattered false positives or a multifocal tumour, check the map")
+    return problems
+
+
+def scattered_ml(tumour: np.ndarray, spacing: Sequence[float]) -> float:
+    """mL of ``tumour`` (I, J, K) bool farther than ``SCATTER_MM`` from its largest face-connected component."""
+    box = bounding_box(tumour, 1)
+    inside = box.apply(tumour)
+    main = largest_component(inside)
+    distance = ndimage.distance_transform_edt(~main, sampling=spacing)
+    return float(np.count_nonzero(inside & (distance > SCATTER_MM))) * float(np.prod(spacing)) / 1000.0
