@@ -51,3 +51,14 @@ def write_registry(folder: Path, cards: list[tuple[dict, dict]], monkeypatch: An
     registry.write_text(json.dumps({"version": 1, "models": entries}))
     monkeypatch.setenv("BRAINTUMORAI_MODELS", str(registry))
     return registry
+
+
+def write_phantom_case(folder: Path) -> Path:
+    """A FLAIR + T1c phantom case (40x40x36 voxels of 5 mm, LPS) written as case_flair / case_t1c into ``folder``."""
+    from BrainTumorAILib.core.image import reorient, save_image
+    from BrainTumorAILib.core.phantom import make_phantom
+
+    phantom = make_phantom(5, shape=(40, 40, 36), spacing=(5.0, 5.0, 5.0))
+    for name in ("flair", "t1c"):
+        save_image(reorient(phantom.images[name], "LPS"), folder / f"case_{name}.nii.gz")
+    return folder

@@ -7,10 +7,10 @@ import json
 
 import numpy as np
 import pytest
-from seg_models import SIGMOID_OUTPUTS, SOFTMAX_OUTPUTS, tiny_card, write_registry
+from seg_models import SIGMOID_OUTPUTS, SOFTMAX_OUTPUTS, tiny_card, write_phantom_case, write_registry
 
 from BrainTumorAILib.cli import main
-from BrainTumorAILib.core.image import Image, load_image, reorient, save_image
+from BrainTumorAILib.core.image import Image, load_image, save_image
 from BrainTumorAILib.core.labels import to_convention
 from BrainTumorAILib.core.phantom import make_phantom
 
@@ -19,11 +19,7 @@ from BrainTumorAILib.core.phantom import make_phantom
 def case_dir(tmp_path, monkeypatch):
     write_registry(tmp_path, [tiny_card("tiny-softmax", ["flair", "t1c"], SOFTMAX_OUTPUTS),
                               tiny_card("tiny-bundle", ["t1c", "t1", "t2", "flair"], SIGMOID_OUTPUTS)], monkeypatch)
-    phantom = make_phantom(5, shape=(40, 40, 36), spacing=(5.0, 5.0, 5.0))
-    folder = tmp_path / "case"
-    for name in ("flair", "t1c"):
-        save_image(reorient(phantom.images[name], "LPS"), folder / f"case_{name}.nii.gz")
-    return folder
+    return write_phantom_case(tmp_path / "case")
 
 
 def test_segment_writes_the_label_map_on_the_t1c_grid_and_prints_volumes(case_dir, tmp_path, capsys):

@@ -7,12 +7,11 @@ import json
 
 import numpy as np
 import pytest
-from seg_models import SOFTMAX_OUTPUTS, tiny_card, write_registry
+from seg_models import SOFTMAX_OUTPUTS, tiny_card, write_phantom_case, write_registry
 
 from BrainTumorAILib.cli import main
 from BrainTumorAILib.core.case import Case
-from BrainTumorAILib.core.image import load_image, reorient, save_image
-from BrainTumorAILib.core.phantom import make_phantom
+from BrainTumorAILib.core.image import load_image
 from BrainTumorAILib.core.preprocess import foreground_mask
 from BrainTumorAILib.pipeline import PipelineOptions, run_pipeline
 from BrainTumorAILib.tasks.segmentation.plausibility import check_segmentation, scattered_ml
@@ -73,11 +72,7 @@ def test_the_manual_labels_of_the_shared_brats_cases_pass(data_dir):
 @pytest.fixture
 def phantom_case(tmp_path, monkeypatch):
     write_registry(tmp_path, [tiny_card("tiny-softmax", ["flair", "t1c"], SOFTMAX_OUTPUTS)], monkeypatch)
-    phantom = make_phantom(5, shape=(40, 40, 36), spacing=(5.0, 5.0, 5.0))
-    folder = tmp_path / "case"
-    for name in ("flair", "t1c"):
-        save_image(reorient(phantom.images[name], "LPS"), folder / f"case_{name}.nii.gz")
-    return folder
+    return write_phantom_case(tmp_path / "case")
 
 
 def test_segment_reports_the_checks_of_the_map_it_wrote(phantom_case, tmp_path, capsys):
