@@ -1,6 +1,6 @@
 """The learned mask's edge redrawn by the classical mask (edge.py): the band's width in mm on any grid, an edge that
 moves no farther than the band, the card's band applied by ``strip_skull`` on a real head only where the classical
-mask agrees, and thick slices keeping the learned edge without computing the classical mask."""
+mask agrees, and thick slices and T2 / FLAIR series keeping the learned edge without computing the classical mask."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from BrainTumorAILib.core.image import Image
 from BrainTumorAILib.core.registry import MODELS_DIR, default_registry_path
 from BrainTumorAILib.tasks import stripping
 from BrainTumorAILib.tasks.stripping import strip_skull
-from BrainTumorAILib.tasks.stripping.edge import classical_edge, edge_band, fine_enough
+from BrainTumorAILib.tasks.stripping.edge import classical_edge, edge_band, edge_contrast, fine_enough
 from BrainTumorAILib.tasks.stripping.guard import check_mask, disagreement
 from BrainTumorAILib.tasks.stripping.postprocess import dice
 
@@ -91,12 +91,19 @@ def test_a_disagreeing_classical_mask_leaves_the_learned_edge(aomic_2mm, monkeyp
     assert np.array_equal(strip_skull(head, modality="t1", device="cpu", guard=False).mask.array, without)
 
 
+def refuse_the_classical_mask(image):
+    raise AssertionError(f"the classical mask was computed for {image.spacing} mm voxels")
+
+
 def test_thick_slices_keep_the_learned_edge_without_the_classical_mask(aomic_2mm, monkeypatch):
     head, _ = aomic_2mm
     thick = Image(np.ascontiguousarray(head.array[:, :, ::3]), head.affine @ np.diag([1.0, 1.0, 3.0, 1.0]))
-
-    def refuse(image):
-        raise AssertionError("the classical mask was computed for a 6 mm series")
-
-    monkeypatch.setattr(stripping, "_classical", refuse)
+    monkeypatch.setattr(stripping, "_classical", refuse_the_classical_mask)
     assert strip_skull(thick, modality="t1", device="cpu", guard=False).mask.array.any()
+
+
+@pytest.mark.parametrize("modality", ["t2", "flair"])
+def test_a_series_named_t2_or_flair_keeps_the_learned_edge(aomic_2mm, monkeypatch, modality):
+    monkeypatch.setattr(stripping, "_classical", refuse_the_classical_mask)
+    assert strip_skull(aomic_2mm[0], modality=modality, device="cpu", guard=False).mask.array.any()
+    assert edge_contrast(None) and edge_contrast("t1c") and not edge_contrast(modality)

@@ -18,7 +18,7 @@ from ...core.preprocess import BRAIN_VOLUME_ML, foreground_mask
 from ...core.registry import ModelCard, Registry
 from ...core.vocabulary import SEQUENCES
 from .classical import classical_brain
-from .edge import classical_edge, fine_enough
+from .edge import classical_edge, edge_contrast, fine_enough
 from .guard import check_mask, choose_mask, disagreement, head_region
 from .postprocess import solid_brain
 
@@ -53,7 +53,7 @@ def strip_skull(image: Image, *, modality: str | None = None, method: str = "lea
     card = None
     if method == "learned":
         mask, card = _learned(image, modality, model_id, device)
-        mask, method, warnings = _checked_learned(image, mask, card, guard)
+        mask, method, warnings = _checked_learned(image, mask, card, guard, modality)
         card = card if method == "learned" else None
     elif method == "deepbet":
         from .peers import deepbet_mask
@@ -74,15 +74,15 @@ def _classical(image: Image) -> np.ndarray:
     return solid_brain(resample_to(classical_brain(image), image, label=True).array > 0).astype(np.uint8)
 
 
-def _checked_learned(image: Image, mask: np.ndarray, card: ModelCard,
-                     guard: bool) -> tuple[np.ndarray, str, list[str]]:
+def _checked_learned(image: Image, mask: np.ndarray, card: ModelCard, guard: bool,
+                     modality: str | None) -> tuple[np.ndarray, str, list[str]]:
     """The learned ``mask`` (I, J, K) with the card's classical edge (edge.py) and, with ``guard``, checked, or the
     classical one in its place (``guard.choose_mask``): returns (mask uint8 (I, J, K), method, warnings). An already
     stripped input keeps its foreground and is only checked: the classical method, made for heads, is no reference
     there (it drops most of a stripped T2 brain). The classical mask redraws the edge and is a reference for the
     guard only where it is plausible itself (it misses most of some T1 heads) and agrees with the learned one."""
     band_mm = card.inference.get("classical_edge_band_mm")
-    if band_mm is not None and not fine_enough(image.spacing):
+    if band_mm is not None and not (fine_enough(image.spacing) and edge_contrast(modality)):
         band_mm = None
     if not guard and band_mm is None:
         return mask, "learned", []

@@ -7,7 +7,9 @@ head whose threshold misses half the brain) is kept. A card asks for it with ``i
 it is applied only where the classical mask is plausible and agrees with the learned one (the guard's checks), and
 only to images whose voxels are no larger than the classical grid's on any axis: on thick slices the classical edge
 is interpolated across them and no finer than the learned one (on the 5.5 mm TCGA T1c it lowered the Dice against
-HD-BET from 0.963 to 0.950).
+HD-BET from 0.963 to 0.950). It was measured on T1-weighted heads only, so a series named T2 or FLAIR keeps the
+learned edge: there the CSF around the brain is bright, and the classical method's dark | brain | bright classes
+would put it outside.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ from scipy import ndimage
 from ...core.preprocess import bounding_box
 from .classical import SPACING_MM as CLASSICAL_SPACING_MM
 from .postprocess import solid_brain
+
+T1_WEIGHTED = ("t1", "t1c")
+
+
+def edge_contrast(modality: str | None) -> bool:
+    """True for a T1-weighted series, or one of unnamed contrast (a research head is most often T1w)."""
+    return modality is None or modality in T1_WEIGHTED
 
 
 def fine_enough(spacing: Sequence[float]) -> bool:
