@@ -74,7 +74,8 @@ def _compare(arguments: argparse.Namespace) -> int:
         figures = {name: _median(measured) for name, measured in runs.items()}
         agreement = _agreement(outputs["project"], outputs["textbook"])
     summary = {
-        "case": str(case_dir), "model": card.id, "flip_tta": arguments.tta, "threads": os.environ.get("BRAINTUMORAI_THREADS", "all cores"),
+        "case": str(case_dir), "model": card.id, "flip_tta": arguments.tta,
+        "threads": os.environ.get("BRAINTUMORAI_THREADS", "all cores"),
         "runs_each": len(runs["project"]),
         **figures,
         "speedup": round(figures["textbook"]["wall_s"] / figures["project"]["wall_s"], 2),

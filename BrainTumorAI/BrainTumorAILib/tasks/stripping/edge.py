@@ -37,7 +37,7 @@ def fine_enough(spacing: Sequence[float]) -> bool:
 
 
 def edge_band(mask: np.ndarray, spacing: Sequence[float], band_mm: float) -> np.ndarray:
-    """The voxels of ``mask`` (I, J, K) bool lying within ``band_mm`` of its edge (inside or outside), measured in mm
+    """The voxels, inside ``mask`` (I, J, K) bool or outside it, lying within ``band_mm`` of its edge, measured in mm
     on a grid of ``spacing`` (mm per axis). bool (I, J, K); empty for an empty mask."""
     band = np.zeros(mask.shape, dtype=bool)
     if not mask.any():
