@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from BrainTumorAILib.core.preprocess import (background_value, bounding_box, fill_holes, foreground_mask, head_mask,
-                                             minmax, pad_to_multiple, zscore)
+                                             largest_component, minmax, pad_to_multiple, solid_component, zscore)
 
 
 def ball(shape=(40, 44, 36), radius=12, background=0.0, rng=None):
@@ -101,3 +101,12 @@ def test_head_mask_drops_air_noise_and_fills_holes():
     mask = head_mask(volume)
     assert mask[20, 22, 18]
     assert abs(int(mask.sum()) - int(inside.sum())) < 0.02 * inside.sum()
+
+
+def test_solid_component_in_its_boxes_is_the_whole_volume_answer():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        mask = ndimage.gaussian_filter(rng.random((30, 34, 28)), 2) > 0.52
+        np.testing.assert_array_equal(solid_component(mask), fill_holes(largest_component(mask)))

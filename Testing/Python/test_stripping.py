@@ -8,7 +8,7 @@ from BrainTumorAILib.core.errors import InputError
 from BrainTumorAILib.core.image import Image, reorient
 from BrainTumorAILib.core.phantom import make_phantom
 from BrainTumorAILib.tasks.stripping import strip_skull
-from BrainTumorAILib.tasks.stripping.postprocess import dice, solid_brain
+from BrainTumorAILib.tasks.stripping.postprocess import dice, solid_component
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +50,12 @@ def test_anisotropic_oblique_input_gives_a_mask_on_its_grid():
     assert dice(result.mask.array, phantom.brain_mask.array) > 0.75
 
 
-def test_solid_brain_keeps_the_largest_component_and_fills_its_holes():
+def test_solid_component_keeps_the_largest_component_and_fills_its_holes():
     mask = np.zeros((20, 20, 20), dtype=bool)
     mask[2:12, 2:12, 2:12] = True
     mask[5:8, 5:8, 5:8] = False  # a ventricle
     mask[15:18, 15:18, 15:18] = True  # a piece of scalp
-    solid = solid_brain(mask)
+    solid = solid_component(mask)
     assert solid[6, 6, 6] and not solid[16, 16, 16] and solid.sum() == 1000
 
 
@@ -76,3 +76,15 @@ def test_constant_or_flat_images_are_refused(phantom):
         strip_skull(Image(np.ones((40, 40, 1), np.float32), affine), method="classical")
     with pytest.raises(InputError, match="NaN"):
         strip_skull(Image(np.full((40, 40, 30), np.nan, np.float32), affine), method="classical")
+
+
+def test_dilation_by_a_ball_through_the_distance_map_is_scipys_binary_dilation():
+    from scipy import ndimage
+
+    from BrainTumorAILib.tasks.stripping.classical import ball, dilate_by_ball
+
+    rng = np.random.default_rng(5)
+    mask = ndimage.gaussian_filter(rng.random((40, 36, 30)), 2) > 0.54
+    for radius_mm in (4.0, 6.0, 10.0):
+        np.testing.assert_array_equal(dilate_by_ball(mask, radius_mm), ndimage.binary_dilation(mask, ball(radius_mm)))
+    assert not dilate_by_ball(np.zeros((5, 5, 5), bool), 10.0).any()

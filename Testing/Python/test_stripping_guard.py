@@ -15,12 +15,11 @@ from BrainTumorAILib.core.case import Case
 from BrainTumorAILib.core.image import Image, load_image, save_image
 from BrainTumorAILib.core.phantom import phantom_affine
 from BrainTumorAILib.core.preprocess import foreground_mask
-from BrainTumorAILib.core.registry import Registry
 from BrainTumorAILib.pipeline import PipelineOptions, run_pipeline
 from BrainTumorAILib.tasks import stripping
 from BrainTumorAILib.tasks.stripping import strip_skull
 from BrainTumorAILib.tasks.stripping.guard import check_mask, choose_mask, disagreement
-from BrainTumorAILib.tasks.stripping.postprocess import dice, solid_brain
+from BrainTumorAILib.tasks.stripping.postprocess import dice, solid_component
 
 SHAPE, SPACING = (80, 80, 64), 3.0  # 240 x 240 x 192 mm, RAS
 HEAD_MM, BRAIN_MM = (80.0, 95.0, 85.0), (62.0, 78.0, 60.0)  # semi-axes: a 2.7 L head, a 1.2 L brain
@@ -106,8 +105,7 @@ def learned_in_the_air(aomic_2mm, monkeypatch) -> Image:
     brain = aomic_2mm[1]
     moved = np.zeros_like(brain.array)
     moved[:, 30:] = brain.array[:, :-30]  # j points anterior on this RAS grid
-    card = Registry.load().resolve(stripping.TASK, None)
-    monkeypatch.setattr(stripping, "_learned", lambda image, *args: (moved, card))
+    monkeypatch.setattr(stripping, "_learned", lambda image, *args: moved)
     return brain
 
 
@@ -159,7 +157,7 @@ STRIPPED = ["samples/BraTS-GLI-00001-000/BraTS-GLI-00001-000-t1c.nii.gz",
 def test_a_stripped_brats_brain_passes_every_check(data_dir, path):
     """The mask ``strip_skull`` keeps for an already stripped input: its foreground, holes filled."""
     image = load_image(data_dir / path)
-    assert check_mask(as_mask(image, solid_brain(foreground_mask(image.array))), image) == []
+    assert check_mask(as_mask(image, solid_component(foreground_mask(image.array))), image) == []
 
 
 def test_the_hdbet_mask_of_a_thick_slice_clinical_series_passes_every_check(data_dir):

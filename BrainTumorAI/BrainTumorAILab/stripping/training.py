@@ -28,7 +28,7 @@ from BrainTumorAILib.core.errors import InputError
 from BrainTumorAILib.core.preprocess import pad_to_multiple
 from BrainTumorAILib.inference.networks import build_network
 from BrainTumorAILib.tasks.stripping.learned import predict_probability
-from BrainTumorAILib.tasks.stripping.postprocess import dice, solid_brain
+from BrainTumorAILib.tasks.stripping.postprocess import dice, solid_component
 from ..config_files import read_config, require
 from .painting import Randomisation
 from .real_brains import RealBrain, load_real_brains
@@ -105,7 +105,7 @@ def head_scores(network: torch.nn.Module, heads: list[tuple[np.ndarray, np.ndarr
     for image, mask in heads:
         padded, pad = pad_to_multiple(image, multiple)
         probability = pad.invert(predict_probability(network, padded, device, roi_size))
-        scores.append(dice(solid_brain(probability > threshold), mask))
+        scores.append(dice(solid_component(probability > threshold), mask))
     return scores
 
 

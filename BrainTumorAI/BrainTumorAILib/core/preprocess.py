@@ -136,7 +136,7 @@ def head_mask(volume: np.ndarray) -> np.ndarray:
     dark_outside = abs(low - background) < abs(high - background)
     threshold = low + 0.1 * (high - low) if dark_outside else None
     mask = foreground if threshold is None else foreground & (volume > threshold)
-    return fill_holes(largest_component(mask))
+    return solid_component(mask)
 
 
 def largest_component(mask: np.ndarray) -> np.ndarray:
@@ -144,8 +144,20 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
     labels, count = ndimage.label(mask)
     if count <= 1:
         return labels > 0
-    sizes = np.bincount(labels.ravel(), minlength=count + 1)  # far faster than sum_labels over many small components
+    sizes = np.bincount(labels[mask], minlength=count + 1)  # the labelled voxels only: far faster than sum_labels
     return labels == 1 + int(np.argmax(sizes[1:]))
+
+
+def solid_component(mask: np.ndarray) -> np.ndarray:
+    """The largest component of ``mask`` (I, J, K) with its enclosed holes (ventricles, dark tumour) filled. bool.
+
+    Both steps work inside bounding boxes grown by one voxel, the mask's and then the component's: the background
+    shell around a box keeps every hole that reaches it open, as in the whole volume, at a fraction of the cost on a
+    1 mm head."""
+    outer = bounding_box(mask, 1)
+    component = largest_component(outer.apply(mask))
+    inner = bounding_box(component, 1)
+    return outer.invert(inner.invert(fill_holes(inner.apply(component)), fill=False), fill=False)
 
 
 def dice(first: np.ndarray, second: np.ndarray) -> float:

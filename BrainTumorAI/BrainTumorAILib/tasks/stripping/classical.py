@@ -14,7 +14,7 @@ from skimage.filters import threshold_multiotsu
 from ...core.image import Image
 from ...core.preprocess import fill_holes, head_mask
 from .grid import to_coarse
-from .postprocess import largest_component, solid_brain
+from .postprocess import largest_component, solid_component
 
 SPACING_MM = 2.0
 
@@ -25,6 +25,14 @@ def ball(radius_mm: float, spacing_mm: float = SPACING_MM) -> np.ndarray:
     offsets = np.arange(-steps, steps + 1) * spacing_mm
     x, y, z = np.meshgrid(offsets, offsets, offsets, indexing="ij")
     return x * x + y * y + z * z <= radius_mm * radius_mm + 1e-6
+
+
+def dilate_by_ball(mask: np.ndarray, radius_mm: float, spacing_mm: float = SPACING_MM) -> np.ndarray:
+    """``binary_dilation(mask, ball(radius_mm))`` through a distance map: the voxels within ``radius_mm`` of a
+    ``mask`` voxel, the same set several times faster for a large ball. bool (I, J, K)."""
+    if not mask.any():
+        return np.zeros(mask.shape, dtype=bool)
+    return ndimage.distance_transform_edt(~mask, sampling=spacing_mm) <= radius_mm + 1e-6
 
 
 def flatten_bias(volume: np.ndarray, inside: np.ndarray, sigma_mm: float = 30.0) -> np.ndarray:
@@ -49,11 +57,10 @@ def classical_brain(image: Image, erosion_mm: float = 10.0) -> Image:
     flat = flatten_bias(volume, head)
     dark_limit = threshold_multiotsu(flat[head], classes=3)[0]  # dark | brain | bright (fat or fluid)
     tissue = head & (flat > dark_limit)
-    element = ball(erosion_mm)
-    core = largest_component(ndimage.binary_erosion(tissue, element))
-    brain = ndimage.binary_dilation(core, element) & head
+    core = largest_component(ndimage.binary_erosion(tissue, ball(erosion_mm)))
+    brain = dilate_by_ball(core, erosion_mm) & head
     brain = ndimage.binary_closing(brain, ball(2 * SPACING_MM), border_value=0)
-    return coarse.with_array(fill_planes(solid_brain(brain)).astype(np.uint8))
+    return coarse.with_array(fill_planes(solid_component(brain)).astype(np.uint8))
 
 
 def fill_planes(mask: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ would put it outside.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
@@ -21,7 +22,7 @@ from scipy import ndimage
 
 from ...core.preprocess import bounding_box
 from .classical import SPACING_MM as CLASSICAL_SPACING_MM
-from .postprocess import solid_brain
+from .postprocess import solid_component
 
 T1_WEIGHTED = ("t1", "t1c")
 
@@ -45,9 +46,10 @@ def edge_band(mask: np.ndarray, spacing: Sequence[float], band_mm: float) -> np.
     margin = tuple(int(np.ceil(band_mm / float(step))) + 1 for step in spacing)
     box = bounding_box(mask, margin)
     inside = box.apply(mask)
-    near_from_inside = ndimage.distance_transform_edt(inside, sampling=spacing) <= band_mm
-    near_from_outside = ndimage.distance_transform_edt(~inside, sampling=spacing) <= band_mm
-    band[box.slices] = near_from_inside & near_from_outside
+    with ThreadPoolExecutor(max_workers=2) as pool:  # scipy releases the GIL: the two distance maps run at once
+        near = list(pool.map(lambda side: ndimage.distance_transform_edt(side, sampling=spacing) <= band_mm,
+                             (inside, ~inside)))
+    band[box.slices] = near[0] & near[1]
     return band
 
 
@@ -57,4 +59,4 @@ def classical_edge(learned: np.ndarray, classical: np.ndarray, spacing: Sequence
     solid brain. uint8 0/1 (I, J, K), the grid of both inputs."""
     inside = learned > 0
     band = edge_band(inside, spacing, band_mm)
-    return solid_brain(np.where(band, classical > 0, inside)).astype(np.uint8)
+    return solid_component(np.where(band, classical > 0, inside)).astype(np.uint8)

@@ -24,7 +24,7 @@ from ...core.preprocess import bounding_box, head_mask, pad_to_multiple
 from ...core.registry import ModelCard
 from ...inference.windows import WindowSettings, window_logits
 from .grid import normalise_intensity, to_coarse
-from .postprocess import solid_brain
+from .postprocess import solid_component
 from .refine import refined_probability
 
 HEAD_MARGIN_MM = 15.0
@@ -69,4 +69,4 @@ def learned_mask(image: Image, network: torch.nn.Module, card: ModelCard, device
         probability = refined_probability(image, probability, refiner, refinement, device)
         threshold = float(refinement.get("threshold", 0.5))
     probability = resample_to(probability, image, fill=0.0)
-    return solid_brain(probability.array > threshold).astype(np.uint8)
+    return solid_component(probability.array > threshold).astype(np.uint8)
