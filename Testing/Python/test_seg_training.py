@@ -166,6 +166,15 @@ def test_tiny_training_learns_the_phantom_tumour(phantoms, tmp_path):
     assert scores == pytest.approx(summary["validation_per_case"][names[-1]], abs=1e-6)
 
 
+def test_bfloat16_training_learns_the_phantom_tumour_too(phantoms, tmp_path):
+    root, names = phantoms
+    summary = train_segmentation(load_config(tiny_config(tmp_path, precision="bfloat16")), root, tmp_path / "run",
+                                 [names[-1]], progress=False)
+    assert summary["validation_dice"]["WT"] >= 0.6, summary["validation_dice"]
+    with pytest.raises(InputError, match="schedule.precision must be one of float32, bfloat16"):
+        load_config(tiny_config(tmp_path, precision="float16"))
+
+
 def test_segment_with_a_folder_that_is_no_training_run_fails_clearly(tmp_path, capsys):
     (tmp_path / "run").mkdir()
     assert main(["segment", "--trained", str(tmp_path / "run"), "--flair", "f.nii.gz", "-o",

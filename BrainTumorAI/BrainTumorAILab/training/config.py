@@ -32,9 +32,10 @@ DEFAULTS: dict[str, Any] = {
     },
     "optimiser": {"lr": 3e-4, "weight_decay": 1e-5, "step_size": 50, "gamma": 0.5},
     "schedule": {"epochs": 50, "cases_per_epoch": 8, "cases_per_batch": 1, "patience": 15, "validate_every": 1,
-                 "max_minutes": None, "average_from": None},
+                 "max_minutes": None, "average_from": None, "precision": "float32"},
 }
 LOSSES = ("dice_focal", "dice_ce")
+PRECISIONS = ("float32", "bfloat16")  # the forward pass in training: float32, or bfloat16 autocast (weights float32)
 NEGATIVES = ("anywhere", "brain")  # where background patches are centred (augment.py)
 REQUIRED = ("name", "architecture", "inputs", "outputs")
 
@@ -81,6 +82,9 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> SegmentationC
     if average_from is not None and not (isinstance(average_from, int) and 1 <= average_from <= schedule["epochs"]):
         raise InputError(f"schedule.average_from must be an epoch from 1 to {schedule['epochs']}, not "
                          f"{average_from!r}{where}")
+    if schedule["precision"] not in PRECISIONS:
+        raise InputError(f"schedule.precision must be one of {', '.join(PRECISIONS)}, not "
+                         f"{schedule['precision']!r}{where}")
     outputs = merged["outputs"]
     if outputs.get("activation") not in ("softmax", "sigmoid") or not outputs.get("channels"):
         raise InputError(f"outputs needs activation softmax|sigmoid and channels{where}")
