@@ -78,6 +78,7 @@ def save_mosaic(result: PipelineResult, path: str | Path, side_picture: np.ndarr
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
 
     grid = reorient(result.reference_image, "LAS")
     volume = grid.array
@@ -112,6 +113,9 @@ def save_mosaic(result: PipelineResult, path: str | Path, side_picture: np.ndarr
         axes[row, 0].set_ylabel(view)
     axes[0, 0].set_title(f"{result.reference} (reference)")
     axes[0, 1].set_title("tumour: necrosis / oedema / enhancing")
+    if classes is not None:
+        legend = [Patch(facecolor=SEGMENT_STYLE[c]["colour"], label=SEGMENT_STYLE[c]["name"]) for c in (1, 2, 3)]
+        axes[0, 1].legend(handles=legend, loc="lower right", fontsize=7, framealpha=0.7)
     axes[0, 2].set_title("brain mask" if brain is not None else "no skull stripping")
     figure.suptitle(_caption(result), fontsize=10, wrap=True)  # the reason can outrun one line
     figure.tight_layout()
