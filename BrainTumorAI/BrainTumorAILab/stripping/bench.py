@@ -31,7 +31,7 @@ CASES = {
 def one(method: str, image_path: str, reference_path: str, modality: str) -> dict:
     """Strip one image twice in this process: Dice against the reference (on its grid), seconds of the first call and
     of the repeat, peak RSS."""
-    import BrainTumorAILib.core.weights  # noqa: F401  (the imports a command makes at start-up stay out of the timing)
+    import BrainTumorAILib.core.weights  # noqa: F401  (module imports, MONAI's above all, stay out of the timing)
     import BrainTumorAILib.tasks.stripping.learned  # noqa: F401
     from BrainTumorAILib.core.image import load_image, resample_to
     from BrainTumorAILib.tasks.stripping import strip_skull
