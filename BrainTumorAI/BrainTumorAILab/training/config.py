@@ -28,7 +28,7 @@ DEFAULTS: dict[str, Any] = {
         "class_ratios": None,
         "flip_prob": 0.5, "rotate_deg": 15.0, "scale": 0.15, "affine_prob": 0.3,
         "noise_std": 0.1, "noise_prob": 0.2, "shift": 0.1, "scale_intensity": 0.1, "intensity_prob": 0.3,
-        "clinical": None,
+        "clinical": None, "lesion_paste": None,
     },
     "optimiser": {"lr": 3e-4, "weight_decay": 1e-5, "step_size": 50, "gamma": 0.5},
     "schedule": {"epochs": 50, "cases_per_epoch": 8, "cases_per_batch": 1, "patience": 15, "validate_every": 1,
@@ -77,6 +77,7 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> SegmentationC
                                    and all(isinstance(r, (int, float)) and r >= 0 for r in ratios) and any(ratios)):
         raise InputError(f"augmentation.class_ratios must be {classes} non-negative weights, one per class "
                          f"(background first), not {ratios!r}{where}")
+    _check_lesion_paste(merged["augmentation"]["lesion_paste"], where)
     schedule = merged["schedule"]
     average_from = schedule["average_from"]
     if average_from is not None and not (isinstance(average_from, int) and 1 <= average_from <= schedule["epochs"]):
@@ -99,6 +100,21 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> SegmentationC
     if unknown:
         raise InputError(f"preprocessing.optional_inputs {unknown} are not among the inputs {merged['inputs']}{where}")
     return SegmentationConfig(merged, path)
+
+
+def _check_lesion_paste(paste: Any, where: str) -> None:
+    """``augmentation.lesion_paste``: null, or {"prob": 0..1, "margin_voxels": [low, high], "feather_voxels": > 0}
+    (lesion_paste.py)."""
+    if paste is None:
+        return
+    try:
+        low, high = (float(m) for m in paste["margin_voxels"])
+        valid = 0 <= float(paste["prob"]) <= 1 and 0 <= low <= high and float(paste["feather_voxels"]) > 0
+    except (KeyError, TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise InputError('augmentation.lesion_paste must be null or {"prob": 0..1, "margin_voxels": [low, high], '
+                         f'"feather_voxels": > 0}}, not {paste!r}{where}')
 
 
 def _check_unlabelled_regions(unlabelled: Any, outputs: dict[str, Any], loss_name: str, where: str) -> None:

@@ -47,6 +47,7 @@ from . import distributed
 from .augment import build_transform
 from .config import SegmentationConfig
 from .datasets import LabelledCase, discover, select
+from .lesion_paste import LesionPaste
 from .validation import PreparedCase, mean_dice, validate
 
 BATCH_NORM_BATCHES = 64  # batches of training patches over which an average's batch-norm statistics are taken
@@ -122,6 +123,9 @@ class PatchEpoch(Dataset):
         optional = optional_inputs(config.preprocessing)
         self.transform = build_transform(config.augmentation,
                                          [index for index, name in enumerate(config.inputs) if name in optional])
+        paste = config.augmentation["lesion_paste"]
+        self.paste = LesionPaste([case.image for case in self.cases], [case.label for case in self.cases],
+                                 paste) if paste else None
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -129,8 +133,12 @@ class PatchEpoch(Dataset):
 
     def __getitem__(self, index: int) -> list[dict[str, torch.Tensor]]:
         case = self.cases[index % len(self.cases)]
-        self.transform.set_random_state(seed=(self.seed * 1_000_003 + self.epoch * 10_007 + index) % 2**32)
-        patches = self.transform({"image": case.image, "label": case.label[None]})
+        seed = (self.seed * 1_000_003 + self.epoch * 10_007 + index) % 2**32
+        self.transform.set_random_state(seed=seed)
+        image, label = case.image, case.label
+        if self.paste is not None:
+            image, label = self.paste(index % len(self.cases), image, label, np.random.default_rng(seed))
+        patches = self.transform({"image": image, "label": label[None]})
         supervised = self.supervised[index % len(self.cases)]
         extra = {} if supervised is None else {"supervised": torch.from_numpy(supervised)}
         return [{**{key: torch.as_tensor(value).as_subclass(torch.Tensor) for key, value in patch.items()}, **extra}
