@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from BrainTumorAILib.core.image import Image
 from BrainTumorAILib.core.registry import MODELS_DIR, default_registry_path
@@ -32,6 +33,19 @@ def test_the_band_holds_the_voxels_within_its_width_on_either_side_in_mm(spacing
     band = edge_band(radius <= 20.0, spacing, 3.0)
     assert band[(radius > 17.5) & (radius < 19.5)].all() and band[(radius > 20.5) & (radius < 22.5)].all()
     assert not band[radius < 16.0].any() and not band[radius > 24.0].any()
+
+
+def test_the_band_is_the_set_of_voxels_within_its_width_of_a_voxel_across_the_edge():
+    """Against the definition through distance maps, on ragged masks touching the volume's faces, any spacing."""
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        mask = ndimage.binary_opening(rng.random((30, 28, 26)) < 0.6)
+        mask[0] |= rng.random(mask.shape[1:]) < 0.5
+        spacing = tuple(float(step) for step in rng.choice([0.8, 1.0, 1.5, 2.3], 3))
+        width = float(rng.choice([2.0, 3.0, 4.5]))
+        near_outside = ndimage.distance_transform_edt(~mask, sampling=spacing) <= width
+        near_inside = ndimage.distance_transform_edt(mask, sampling=spacing) <= width
+        assert np.array_equal(edge_band(mask, spacing, width), near_outside & near_inside), (spacing, width)
 
 
 def test_an_empty_mask_has_an_empty_band():

@@ -46,11 +46,21 @@ def edge_band(mask: np.ndarray, spacing: Sequence[float], band_mm: float) -> np.
     margin = tuple(int(np.ceil(band_mm / float(step))) + 1 for step in spacing)
     box = bounding_box(mask, margin)
     inside = box.apply(mask)
-    with ThreadPoolExecutor(max_workers=2) as pool:  # scipy releases the GIL: the two distance maps run at once
-        near = list(pool.map(lambda side: ndimage.distance_transform_edt(side, sampling=spacing) <= band_mm,
-                             (inside, ~inside)))
-    band[box.slices] = near[0] & near[1]
+    structure = _ball(spacing, band_mm)
+    # the dilation less the erosion by the band's ball is the set the two distance maps would give, in half the time;
+    # border_value 1: beyond the volume's face is not outside the mask, as for a distance map
+    with ThreadPoolExecutor(max_workers=2) as pool:  # scipy releases the GIL
+        grown = pool.submit(ndimage.binary_dilation, inside, structure)
+        shrunk = pool.submit(ndimage.binary_erosion, inside, structure, border_value=1)
+        band[box.slices] = grown.result() & ~shrunk.result()
     return band
+
+
+def _ball(spacing: Sequence[float], radius_mm: float) -> np.ndarray:
+    """bool (a, b, c): the voxel offsets within ``radius_mm`` of the centre on a grid of ``spacing`` (mm per axis)."""
+    reach = [int(np.floor(radius_mm / float(step))) for step in spacing]
+    grid = np.indices([2 * r + 1 for r in reach], dtype=float)
+    return np.sqrt(sum(((axis - r) * float(step)) ** 2 for axis, r, step in zip(grid, reach, spacing))) <= radius_mm
 
 
 def classical_edge(learned: np.ndarray, classical: np.ndarray, spacing: Sequence[float],
