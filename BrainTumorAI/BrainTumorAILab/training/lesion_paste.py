@@ -35,7 +35,6 @@ class Carve:
     label: np.ndarray
     distance: np.ndarray
     brain: np.ndarray
-    channels: frozenset[int]
 
 
 def present_channels(image: np.ndarray) -> frozenset[int]:
@@ -57,31 +56,35 @@ def carve(image: np.ndarray, label: np.ndarray, reach: int) -> Carve | None:
     low = np.maximum(where.min(0) - reach, 0)
     high = np.minimum(where.max(0) + reach + 1, label.shape)
     box = tuple(slice(a, b) for a, b in zip(low, high))
+    piece = image[(slice(None), *box)].copy()
     distance = ndimage.distance_transform_edt(~lesion[box]).astype(np.float32)
-    return Carve(image[(slice(None), *box)].copy(), label[box].copy(), distance, brain_of(image[(slice(None), *box)]),
-                 present_channels(image))
+    return Carve(piece, label[box].copy(), distance, brain_of(piece))
 
 
 class LesionPaste:
-    """Pastes a donor's lesion into case ``index`` with probability ``prob`` (``augmentation.lesion_paste``)."""
+    """Pastes a donor's lesion into case ``index`` of ``images`` / ``labels`` with probability ``prob``
+    (``augmentation.lesion_paste``)."""
 
     def __init__(self, images: Sequence[np.ndarray], labels: Sequence[np.ndarray], settings: Mapping[str, Any]):
         self.prob = float(settings["prob"])
         self.margins = tuple(float(m) for m in settings["margin_voxels"])
         self.feather = float(settings["feather_voxels"])
         reach = int(np.ceil(self.margins[1] + self.feather))
+        self.images, self.labels = list(images), list(labels)
         self.carves = [carve(image, label, reach) for image, label in zip(images, labels)]
         self.channels = [present_channels(image) for image in images]
+        self.brains = [brain_of(image) for image in images]
+        self.free = [brain & (label == 0) for brain, label in zip(self.brains, labels)]  # where a lesion may go
 
     def donors(self, index: int) -> list[int]:
         """The cases that may give case ``index`` a lesion."""
         return [d for d, piece in enumerate(self.carves)
-                if d != index and piece is not None and self.channels[index] <= piece.channels]
+                if d != index and piece is not None and self.channels[index] <= self.channels[d]]
 
-    def __call__(self, index: int, image: np.ndarray, label: np.ndarray, rng: np.random.Generator
-                 ) -> tuple[np.ndarray, np.ndarray]:
-        """(image (C, I, J, K), label (I, J, K)) of case ``index``, with a lesion pasted or as they are (not
-        modified in place)."""
+    def __call__(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(image (C, I, J, K), label (I, J, K)) of case ``index``, with a lesion pasted, or the case's own arrays
+        (never modified in place)."""
+        image, label = self.images[index], self.labels[index]
         donors = self.donors(index)
         if not donors or rng.random() >= self.prob:
             return image, label
@@ -91,12 +94,11 @@ class LesionPaste:
         piece_label, distance, piece_brain = (np.flip(a, flips) for a in (piece.label, piece.distance, piece.brain))
         margin = rng.uniform(*self.margins)
         weight = np.clip((margin + self.feather - distance) / self.feather, 0.0, 1.0) * piece_brain
-        brain = brain_of(image)
-        offset = self._place(piece_label > 0, brain & (label == 0), rng)
+        offset = self._place(piece_label > 0, index, rng)
         if offset is None:
             return image, label
         target, source = _overlap(offset, piece_label.shape, label.shape)
-        weight = weight[source] * brain[target]
+        weight = weight[source] * self.brains[index][target]
         image, label = image.copy(), label.copy()
         for channel in self.channels[index]:
             region = image[channel][target]
@@ -105,9 +107,10 @@ class LesionPaste:
         label[target][labelled] = piece_label[source][labelled]
         return image, label
 
-    def _place(self, lesion: np.ndarray, free: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-        """The offset (3,) of the donor box in the recipient that lands the most lesion voxels on ``free``
-        (recipient brain off its tumour), among ``PLACEMENT_TRIES`` random centres; None when none lands any."""
+    def _place(self, lesion: np.ndarray, index: int, rng: np.random.Generator) -> np.ndarray | None:
+        """The offset (3,) of the donor box in case ``index`` that lands the most lesion voxels on its brain off its
+        tumour, among ``PLACEMENT_TRIES`` random centres there; None when none lands any."""
+        free = self.free[index]
         candidates = np.flatnonzero(free)
         if candidates.size == 0:
             return None

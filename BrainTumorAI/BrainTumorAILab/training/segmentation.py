@@ -137,7 +137,7 @@ class PatchEpoch(Dataset):
         self.transform.set_random_state(seed=seed)
         image, label = case.image, case.label
         if self.paste is not None:
-            image, label = self.paste(index % len(self.cases), image, label, np.random.default_rng(seed))
+            image, label = self.paste(index % len(self.cases), np.random.default_rng(seed))
         patches = self.transform({"image": image, "label": label[None]})
         supervised = self.supervised[index % len(self.cases)]
         extra = {} if supervised is None else {"supervised": torch.from_numpy(supervised)}
