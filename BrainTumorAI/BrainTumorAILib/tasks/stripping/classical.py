@@ -7,8 +7,6 @@ Runs on a 2 mm RAS grid (so voxel size and orientation do not matter) and return
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 from scipy import ndimage
 from skimage.filters import threshold_multiotsu
@@ -21,13 +19,11 @@ from .postprocess import largest_component, solid_component
 SPACING_MM = 2.0
 
 
-def ball(radius_mm: float, spacing_mm: float | Sequence[float] = SPACING_MM) -> np.ndarray:
-    """A spherical structuring element of ``radius_mm`` on a grid of ``spacing_mm`` (one step, or one per axis),
-    bool (a, b, c)."""
-    steps = np.broadcast_to(np.asarray(spacing_mm, dtype=float), (3,))
-    offsets = [np.arange(-int(np.floor(radius_mm / step)), int(np.floor(radius_mm / step)) + 1) * step
-               for step in steps]
-    x, y, z = np.meshgrid(*offsets, indexing="ij")
+def ball(radius_mm: float, spacing_mm: float = SPACING_MM) -> np.ndarray:
+    """A spherical structuring element of ``radius_mm`` on an isotropic grid, bool (n, n, n)."""
+    steps = int(np.floor(radius_mm / spacing_mm))
+    offsets = np.arange(-steps, steps + 1) * spacing_mm
+    x, y, z = np.meshgrid(offsets, offsets, offsets, indexing="ij")
     return x * x + y * y + z * z <= radius_mm * radius_mm + 1e-6
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 from ...core.preprocess import bounding_box
-from .classical import SPACING_MM as CLASSICAL_SPACING_MM, ball
+from .classical import SPACING_MM as CLASSICAL_SPACING_MM
 from .postprocess import solid_component
 
 T1_WEIGHTED = ("t1", "t1c")
@@ -46,7 +46,7 @@ def edge_band(mask: np.ndarray, spacing: Sequence[float], band_mm: float) -> np.
     margin = tuple(int(np.ceil(band_mm / float(step))) + 1 for step in spacing)
     box = bounding_box(mask, margin)
     inside = box.apply(mask)
-    structure = ball(band_mm, spacing)
+    structure = _ball(spacing, band_mm)
     # the dilation less the erosion by the band's ball is the set the two distance maps would give, in half the time;
     # border_value 1: beyond the volume's face is not outside the mask, as for a distance map
     with ThreadPoolExecutor(max_workers=2) as pool:  # scipy releases the GIL
@@ -54,6 +54,15 @@ def edge_band(mask: np.ndarray, spacing: Sequence[float], band_mm: float) -> np.
         shrunk = pool.submit(ndimage.binary_erosion, inside, structure, border_value=1)
         band[box.slices] = grown.result() & ~shrunk.result()
     return band
+
+
+def _ball(spacing: Sequence[float], radius_mm: float) -> np.ndarray:
+    """bool (a, b, c): the voxel offsets within ``radius_mm`` of the centre on a grid of ``spacing`` (mm per axis),
+    compared as a distance map compares (no tolerance, unlike ``classical.ball``: on the AOMIC head that one's
+    tolerance changes the band)."""
+    reach = [int(np.floor(radius_mm / float(step))) for step in spacing]
+    grid = np.indices([2 * r + 1 for r in reach], dtype=float)
+    return np.sqrt(sum(((axis - r) * float(step)) ** 2 for axis, r, step in zip(grid, reach, spacing))) <= radius_mm
 
 
 def classical_edge(learned: np.ndarray, classical: np.ndarray, spacing: Sequence[float],
