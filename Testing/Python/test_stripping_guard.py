@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from BrainTumorAILib.cli import main
 from BrainTumorAILib.core.case import Case
@@ -17,7 +18,7 @@ from BrainTumorAILib.core.phantom import phantom_affine
 from BrainTumorAILib.core.preprocess import foreground_mask
 from BrainTumorAILib.pipeline import PipelineOptions, run_pipeline
 from BrainTumorAILib.tasks import stripping
-from BrainTumorAILib.tasks.stripping import strip_skull
+from BrainTumorAILib.tasks.stripping import guard, strip_skull
 from BrainTumorAILib.tasks.stripping.guard import check_mask, choose_mask, disagreement
 from BrainTumorAILib.tasks.stripping.postprocess import dice, solid_component
 
@@ -165,3 +166,17 @@ def test_the_hdbet_mask_of_a_thick_slice_clinical_series_passes_every_check(data
     image = load_image(folder / "t1c.nii.gz")
     mask = load_image(folder / "brainmask-hdbet-on-t1c.nii.gz", label=True)
     assert check_mask(as_mask(image, mask.array > 0), image) == []
+
+
+def test_a_large_volume_s_head_region_is_found_on_every_second_voxel_and_differs_only_at_its_rim():
+    axes = [np.arange(n) - (n - 1) / 2 for n in (232, 220, 200)]  # 10.2 M voxels of 1 mm: the halved path
+    x, y, z = np.meshgrid(*axes, indexing="ij")
+    inside = (x / 80.0) ** 2 + (y / 95.0) ** 2 + (z / 85.0) ** 2 <= 1.0
+    volume = np.where(inside, 100.0, 0.0).astype(np.float32)
+    assert volume.size > guard.HALVED_ABOVE_VOXELS
+    full = ndimage.binary_dilation(inside, iterations=guard.HEAD_MARGIN_VOXELS)
+    halved = guard.head_region(volume)
+    assert halved.shape == volume.shape
+    assert not (ndimage.binary_erosion(full, iterations=2) & ~halved).any()
+    assert not (halved & ~ndimage.binary_dilation(full, iterations=4)).any()
+    assert np.count_nonzero(halved ^ full) < 0.05 * np.count_nonzero(full)

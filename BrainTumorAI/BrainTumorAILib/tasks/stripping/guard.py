@@ -27,14 +27,24 @@ from ...core.preprocess import BRAIN_VOLUME_ML, dice, head_mask
 BORDER_SHARE = 0.5
 OUTSIDE_SHARE = 0.05
 HEAD_MARGIN_VOXELS = 3
+HALVED_ABOVE_VOXELS = 8_000_000
 MIN_DICE = 0.8
 _DIRECTIONS = {"L": "left", "R": "right", "A": "anterior", "P": "posterior", "S": "superior", "I": "inferior"}
 _OPPOSITE = {"L": "R", "R": "L", "A": "P", "P": "A", "S": "I", "I": "S"}
 
 
 def head_region(volume: np.ndarray) -> np.ndarray:
-    """The head of ``volume`` (I, J, K) grown by ``HEAD_MARGIN_VOXELS`` (6-connected steps), bool (I, J, K)."""
-    return ndimage.binary_dilation(head_mask(volume), iterations=HEAD_MARGIN_VOXELS)
+    """The head of ``volume`` (I, J, K) grown by ``HEAD_MARGIN_VOXELS`` (6-connected steps), bool (I, J, K).
+
+    A volume of more than ``HALVED_ABOVE_VOXELS`` (a 1 mm research head: 16.8 M) is looked at on every second voxel
+    along each axis and grown by half the margin, rounded up, there: 6-7x faster on the AOMIC and EDSD heads, where the
+    region differs only along its rim, within 4 voxels (3% of its voxels, nearly all added: a wider margin)."""
+    if volume.size <= HALVED_ABOVE_VOXELS:
+        return ndimage.binary_dilation(head_mask(volume), iterations=HEAD_MARGIN_VOXELS)
+    halved = ndimage.binary_dilation(head_mask(volume[::2, ::2, ::2]), iterations=-(-HEAD_MARGIN_VOXELS // 2))
+    for axis in range(3):
+        halved = np.repeat(halved, 2, axis=axis)
+    return halved[: volume.shape[0], : volume.shape[1], : volume.shape[2]]
 
 
 def check_mask(mask: Image, image: Image, *, head: np.ndarray | None = None) -> list[str]:
