@@ -88,3 +88,20 @@ def test_dilation_by_a_ball_through_the_distance_map_is_scipys_binary_dilation()
     for radius_mm in (4.0, 6.0, 10.0):
         np.testing.assert_array_equal(dilate_by_ball(mask, radius_mm), ndimage.binary_dilation(mask, ball(radius_mm)))
     assert not dilate_by_ball(np.zeros((5, 5, 5), bool), 10.0).any()
+
+
+
+@pytest.mark.parametrize("kind", ["head", "head cut by the volume's face", "stripped brain"])
+def test_the_classical_morphology_in_the_head_s_box_gives_the_whole_grid_s_mask(phantom, kind, monkeypatch):
+    from BrainTumorAILib.tasks.stripping import classical
+
+    image = phantom.images["t1"]
+    if kind == "head cut by the volume's face":
+        kept = (np.arange(image.shape[0]) >= 14)[:, None, None]
+        image = image.with_array(np.roll(image.array, 14, axis=0) * kept)
+    elif kind == "stripped brain":  # the brain fills the head's box: the closing needs the box's margin
+        image = image.with_array(np.where(phantom.brain_mask.array > 0, image.array, 0).astype(np.float32))
+    boxed = classical.classical_brain(image)
+    monkeypatch.setattr(classical, "HEAD_BOX_MARGIN_VOXELS", 10_000)  # the box is the whole grid
+    whole = classical.classical_brain(image)
+    assert boxed.array.any() and np.array_equal(boxed.array, whole.array)

