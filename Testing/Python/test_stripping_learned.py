@@ -159,3 +159,31 @@ def test_resume_without_a_checkpoint_is_refused(tmp_path, capsys):
     config.write_text(json.dumps(TINY_CONFIG))
     assert main(["train", "strip", "--config", str(config), "--out", str(tmp_path / "run"), "--resume"]) == 2
     assert "Nothing to resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("degrees", [0.0, 17.0])  # an axis-aligned input grid, and an oblique one
+def test_the_probability_zeroed_beyond_its_brain_s_box_gives_the_same_mask_on_the_input_grid(degrees):
+    from scipy import ndimage
+
+    from BrainTumorAILib.core.image import Image, resample_to
+    from BrainTumorAILib.tasks.stripping.learned import _zeroed_beyond
+
+    rng = np.random.default_rng(3)
+    x, y, z = np.meshgrid(*[np.arange(n) - n / 2 for n in (40, 44, 38)], indexing="ij")
+    brain = 1 / (1 + np.exp(np.sqrt((x / 9) ** 2 + (y / 11) ** 2 + (z / 8) ** 2) * 6 - 6))  # a brain's sigmoid
+    noise = 0.1 * ndimage.gaussian_filter(rng.standard_normal(x.shape), 1)
+    coarse = np.clip(brain + noise, 0, 1).astype(np.float32)
+    coarse[:4], coarse[-4:] = 0, 0  # outside the head's box
+    probability = Image(coarse, np.diag([3.0, 3.0, 3.0, 1.0]))
+    angle = np.deg2rad(degrees)
+    rotation = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
+    affine = np.eye(4)
+    affine[:3, :3] = rotation @ np.diag([-1.1, 0.9, 1.3])
+    affine[:3, 3] = [125.0, 5.0, 2.0]
+    target = Image(np.zeros((110, 140, 90), np.float32), affine)
+    for threshold in (0.5, 0.6, 0.8):
+        zeroed = _zeroed_beyond(probability, threshold)
+        assert np.count_nonzero(zeroed.array) < np.count_nonzero(probability.array)
+        expected = resample_to(probability, target, fill=0.0).array > threshold
+        assert expected.any()
+        np.testing.assert_array_equal(resample_to(zeroed, target, fill=0.0).array > threshold, expected)

@@ -68,5 +68,14 @@ def learned_mask(image: Image, network: torch.nn.Module, card: ModelCard, device
         refinement = card.inference["refinement"]
         probability = refined_probability(image, probability, refiner, refinement, device)
         threshold = float(refinement.get("threshold", 0.5))
-    probability = resample_to(probability, image, fill=0.0)
+    probability = resample_to(_zeroed_beyond(probability, threshold), image, fill=0.0)
     return solid_component(probability.array > threshold).astype(np.uint8)
+
+
+def _zeroed_beyond(probability: Image, threshold: float) -> Image:
+    """``probability`` set to 0 beyond 2 voxels of the box of its voxels above ``threshold``, so that ``resample_to``
+    interpolates (linear) only inside that box, a third of a head's box, and finds the same points above
+    ``threshold``: a point above it has a corner above it, so its whole cell keeps its values; any other point has
+    every corner at or below it, zeroed or not."""
+    box = bounding_box(probability.array > threshold, 2)
+    return probability.with_array(box.invert(box.apply(probability.array)))
