@@ -132,14 +132,15 @@ class PatchEpoch(Dataset):
         return self.length
 
     def __getitem__(self, index: int) -> list[dict[str, torch.Tensor]]:
-        case = self.cases[index % len(self.cases)]
+        case_index = index % len(self.cases)
+        case = self.cases[case_index]
         seed = (self.seed * 1_000_003 + self.epoch * 10_007 + index) % 2**32
         self.transform.set_random_state(seed=seed)
         image, label = case.image, case.label
         if self.paste is not None:
-            image, label = self.paste(index % len(self.cases), np.random.default_rng(seed))
+            image, label = self.paste(case_index, np.random.default_rng(seed))
         patches = self.transform({"image": image, "label": label[None]})
-        supervised = self.supervised[index % len(self.cases)]
+        supervised = self.supervised[case_index]
         extra = {} if supervised is None else {"supervised": torch.from_numpy(supervised)}
         return [{**{key: torch.as_tensor(value).as_subclass(torch.Tensor) for key, value in patch.items()}, **extra}
                 for patch in patches]

@@ -74,8 +74,8 @@ def learned_mask(image: Image, network: torch.nn.Module, card: ModelCard, device
 
 def _zeroed_beyond(probability: Image, threshold: float) -> Image:
     """``probability`` set to 0 beyond 2 voxels of the box of its voxels above ``threshold``, so that ``resample_to``
-    interpolates (linear) only inside that box, a third of a head's box, and finds the same points above
-    ``threshold``: a point above it has a corner above it, so its whole cell keeps its values; any other point has
-    every corner at or below it, zeroed or not."""
+    interpolates (linear) only inside that box (0.36 / 0.45 of the head's box on AOMIC / EDSD) and finds the same
+    points above ``threshold``: a point above it has a corner above it, so its whole cell keeps its values; any
+    other point has every corner at or below it, zeroed or not."""
     box = bounding_box(probability.array > threshold, 2)
     return probability.with_array(box.invert(box.apply(probability.array)))
