@@ -64,7 +64,7 @@ def thick_slices(image: Image, thickness_mm: float = THICK_MM) -> Image:
     below = np.floor(position).astype(int)
     above = np.minimum(below + 1, slabs - 1)
     weight = (position - below).reshape(-1, *([1] * (array.ndim - 1)))
-    resampled = means[below] * (1 - weight) + means[above] * weight
+    resampled = (means[below] * (1 - weight) + means[above] * weight).astype(np.float32)
     return image.with_array(np.moveaxis(resampled, 0, axis))
 
 
