@@ -16,8 +16,8 @@ Usage::
     python -m BrainTumorAILab.training.robustness --out robustness.json \\
         --fold RUN_DIR CASE_DIR [CASE_DIR ...] [--fold RUN_DIR CASE_DIR ...] [--tta]
 
-Prints a line per run and condition (mean Dice WT / TC / ET); the JSON holds them per case too. The card's
-postprocessing is used, as `segment` does.
+Prints a line per run and condition (mean Dice WT / TC / ET); the JSON holds them per case too. The run's
+postprocessing (its config's) is used, as `segment --trained` does.
 """
 
 from __future__ import annotations
