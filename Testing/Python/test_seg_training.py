@@ -14,6 +14,7 @@ from seg_training_data import CONFIGS, write_case, write_phantoms, tiny_config
 from BrainTumorAILab.training.augment import build_transform
 from BrainTumorAILab.training.config import load_config, parse_config
 from BrainTumorAILab.training.datasets import discover, select
+from BrainTumorAILab.training import segmentation
 from BrainTumorAILab.training.segmentation import train_segmentation
 from BrainTumorAILab.training.trained import card_of_run
 from BrainTumorAILab.training.validation import region_dice
@@ -166,13 +167,42 @@ def test_tiny_training_learns_the_phantom_tumour(phantoms, tmp_path):
     assert scores == pytest.approx(summary["validation_per_case"][names[-1]], abs=1e-6)
 
 
-def test_bfloat16_training_learns_the_phantom_tumour_too(phantoms, tmp_path):
+def test_bfloat16_training_runs_the_forward_pass_in_bfloat16(phantoms, tmp_path, monkeypatch):
+    """Real bfloat16 arithmetic, whatever the CPU (emulated where it is not native, so only three epochs)."""
     root, names = phantoms
-    summary = train_segmentation(load_config(tiny_config(tmp_path, precision="bfloat16")), root, tmp_path / "run",
+    monkeypatch.setattr(segmentation, "native_bfloat16", lambda device: True)
+    seen = []
+    monkeypatch.setattr(segmentation, "build_network", _recording_output_dtypes(segmentation.build_network, seen))
+    out = tmp_path / "run"
+    summary = train_segmentation(load_config(tiny_config(tmp_path, precision="bfloat16", epochs=3)), root, out,
                                  [names[-1]], progress=False)
-    assert summary["validation_dice"]["WT"] >= 0.6, summary["validation_dice"]
+    history = json.loads((out / "history.json").read_text())
+    assert summary["precision"] == {"asked": "bfloat16", "used": "bfloat16"}
+    assert set(seen) == {torch.bfloat16}  # every training forward pass ran under bfloat16 autocast
+    assert all(np.isfinite(record["loss"]) for record in history) and history[-1]["loss"] < history[0]["loss"]
+    assert {value.dtype for value in load_file(str(out / "model.safetensors")).values()
+            if value.is_floating_point()} == {torch.float32}
     with pytest.raises(InputError, match="schedule.precision must be one of float32, bfloat16"):
         load_config(tiny_config(tmp_path, precision="float16"))
+
+
+def test_bfloat16_without_native_support_trains_in_float32_and_says_so(phantoms, tmp_path, monkeypatch, capsys):
+    root, names = phantoms
+    monkeypatch.setattr(segmentation, "native_bfloat16", lambda device: False)
+    summary = train_segmentation(load_config(tiny_config(tmp_path, precision="bfloat16", epochs=1)), root,
+                                 tmp_path / "run", [names[-1]], progress=False)
+    assert summary["precision"] == {"asked": "bfloat16", "used": "float32"}
+    assert "no native bfloat16 arithmetic" in capsys.readouterr().err
+    assert segmentation.training_precision("float32", torch.device("cpu")) == "float32"
+
+
+def _recording_output_dtypes(build_network, seen: list):
+    """``build_network`` whose networks record the dtype of each output they give."""
+    def wrapped(architecture):
+        network = build_network(architecture)
+        network.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+        return network
+    return wrapped
 
 
 def test_segment_with_a_folder_that_is_no_training_run_fails_clearly(tmp_path, capsys):

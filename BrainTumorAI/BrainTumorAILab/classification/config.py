@@ -4,7 +4,9 @@
 split the seeds used, kept to measure how much it inflates accuracy) or ``twin_and_brightness`` (two held-out sets
 from one run: a twin-aware random one and a brightness-inverted one, ``twins.brightness_holdout``); with
 ``split.brightness_half_trained`` 0 or 1 that half of the brightness-inverted hold-out (whole twin groups) trains
-and the other stays held out, to measure what training on such images gains.
+and the other stays held out, to measure what training on such images gains. ``split.seed`` (default: the run's
+``seed``) draws the split, so runs of other training seeds can hold out the same images (the members of an
+ensemble measured on one held-out set).
 ``standardise`` (``minmax`` or ``head_equalised``) and ``frame`` (crop to the head) are the per-image
 standardisation of ``standardise.py``. ``schedule`` is ``plateau`` (``reduce_lr``) or ``cosine`` (to zero over
 ``epochs``); ``selection`` is ``best`` (the epoch of best validation accuracy) or ``last`` (no held-out image
@@ -70,6 +72,8 @@ def load_config(source: str | os.PathLike | dict[str, Any]) -> dict[str, Any]:
             "brightness_half_trained" in config["split"] and config["split"]["kind"] != "twin_and_brightness"):
         raise InputError(f"split.brightness_half_trained takes 0 or 1, with the twin_and_brightness split only: "
                          f"{where}")
+    if not isinstance(config["split"].get("seed", 0), int) or isinstance(config["split"].get("seed"), bool):
+        raise InputError(f"split.seed must be a whole number, not {config['split']['seed']!r}: {where}")
     for field, choices in (("schedule", SCHEDULES), ("selection", SELECTIONS), ("standardise", STANDARDISATIONS)):
         if config[field] not in choices:
             raise InputError(f"Unknown {field} '{config[field]}' (choose {', '.join(choices)}): {where}")

@@ -191,7 +191,7 @@ def train(config_source: str | os.PathLike | dict[str, Any], out_dir: str | os.P
     pairs = twin_pairs(images, float(config["split"]["twin_threshold"]))
     groups = union_find_groups(len(images), pairs)
     report = twin_report(groups, pairs, labels)
-    parts = split_indices(config, images, labels, groups, seed)
+    parts = split_indices(config, images, labels, groups, int(config["split"].get("seed", seed)))
     train_index, val_index = parts["train"], parts["validation"]
     if len(train_index) == 0 or len(val_index) == 0:
         raise InputError(f"The {config['split']['kind']} split of {len(images)} images in {report.groups} twin groups "

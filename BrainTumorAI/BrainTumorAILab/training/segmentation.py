@@ -10,7 +10,8 @@ evens out the seeds without raising their mean Dice: models.json, seed004-unet-b
 
 ``schedule.precision`` "bfloat16" runs each training forward pass under bfloat16 autocast (weights, optimiser,
 loss, validation and the averaged batch-norm statistics stay float32): about twice the speed of float32 on a CPU
-with AVX-512 BF16 (``python -m BrainTumorAILab.training.step_bench``).
+with AVX-512 BF16 (``python -m BrainTumorAILab.training.step_bench``). On a device without native bfloat16 (an AVX2
+CPU, where it is 15x slower) the run trains in float32 and says so; ``training.json`` records both.
 
 Outputs in ``out``: ``model.safetensors`` (the averaged weights when averaging ran, else the best weights so far:
 best validation Dice, or the latest epoch when nothing is validated), ``checkpoint.pt`` (latest model, average,
@@ -38,7 +39,7 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from BrainTumorAILib.core.atomic import atomic_path, write_json
-from BrainTumorAILib.core.device import seed_everything
+from BrainTumorAILib.core.device import native_bfloat16, seed_everything
 from BrainTumorAILib.core.errors import InputError
 from BrainTumorAILib.core.labels import regions
 from BrainTumorAILib.inference.networks import build_network
@@ -153,6 +154,18 @@ def collate(items: list[list[dict[str, torch.Tensor]]]) -> dict[str, torch.Tenso
             if key in patches[0]}
 
 
+def training_precision(asked: str, device: torch.device, speak: bool = True) -> str:
+    """The forward pass's precision: ``asked``, except bfloat16 on a device without native bfloat16
+    (``native_bfloat16``), where float32 is used, since emulated bfloat16 is many times slower; said on stderr."""
+    if asked != "bfloat16" or native_bfloat16(device):
+        return asked
+    if speak:
+        print(f"schedule.precision bfloat16: this {device.type} has no native bfloat16 arithmetic (AVX-512 BF16 or "
+              "AMX on a CPU), where it runs many times slower than float32; training in float32",
+              file=sys.stderr, flush=True)
+    return "float32"
+
+
 def save_weights(model: torch.nn.Module, path: Path) -> None:
     # clone: DynUNet lists each layer under two names (shared memory, which safetensors refuses)
     state = {key: value.detach().cpu().clone().contiguous() for key, value in model.state_dict().items()}
@@ -205,7 +218,8 @@ def _train(config: SegmentationConfig, data: Path, out: Path, validate_on: list[
     if world.main:
         out.mkdir(parents=True, exist_ok=True)
     best, waited = _best_so_far(history)
-    bfloat16 = schedule["precision"] == "bfloat16"  # validation, batch-norm statistics and inference stay float32
+    precision = training_precision(schedule["precision"], world.device, world.main)
+    bfloat16 = precision == "bfloat16"  # validation, batch-norm statistics and inference stay float32
     for epoch in range(len(history), int(schedule["epochs"])):
         epoch_data.epoch = epoch
         model.train()
@@ -271,7 +285,8 @@ def _train(config: SegmentationConfig, data: Path, out: Path, validate_on: list[
         "validation_cases": validate_on, "seed": int(config.seed), "command": command,
         "epochs_run": len(history) if world.main else None, "resumed": resume, "best_epoch": best["epoch"],
         "validation_dice": best["dice"], "validation_per_case": best["per_case"], "averaged": average,
-        "processes": world.size, "seconds": round(time.monotonic() - started, 1),
+        "processes": world.size, "precision": {"asked": schedule["precision"], "used": precision},
+        "seconds": round(time.monotonic() - started, 1),
     }
     if world.main:
         write_json(summary, out / "training.json")
