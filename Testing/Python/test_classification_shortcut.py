@@ -124,3 +124,21 @@ def test_an_unknown_standardisation_is_refused_by_name(tmp_path):
 
     with pytest.raises(InputError, match="standardise 'zscore'"):
         load_config(tiny_config(tmp_path, standardise="zscore"))
+
+
+def test_split_seed_holds_out_the_same_images_under_another_training_seed(tmp_path):
+    from BrainTumorAILab.classification.config import load_config
+    from BrainTumorAILib.core.errors import InputError
+
+    data = write_dataset(tmp_path / "data", per_class=12)
+    split = {"kind": "twin_and_brightness", "validation_fraction": 0.2, "brightness_fraction": 0.2,
+             "brightness_half_trained": 0}
+    held = {}
+    for name, seed, split_seed in (("a", 3, None), ("b", 4, 3), ("c", 4, None)):
+        config = tiny_config(data, epochs=1, seed=seed, split={**split, **({} if split_seed is None
+                                                                           else {"seed": split_seed})})
+        metrics = train(config, tmp_path / name, threads=1, progress=False)
+        held[name] = (metrics["validation_files"], metrics["brightness_holdout_files"])
+    assert held["b"] == held["a"] and held["c"] != held["a"]
+    with pytest.raises(InputError, match="split.seed must be a whole number"):
+        load_config(tiny_config(data, split={**split, "seed": "32"}))
