@@ -167,6 +167,7 @@ def _classify(case: Case, options: PipelineOptions, result: PipelineResult) -> N
     result.classification = classify_case(case, model_id=options.classify_model, device=options.device,
                                           tumour=tumour, with_slices=True)
     result.classification_slices = result.classification.pop("slice_images")
+    result.warnings.extend(f"classification: {warning}" for warning in result.classification["warnings"])
     model = result.classification.get("model")
     if isinstance(model, dict):
         result.models["classification"] = {"id": str(model.get("id")), "version": str(model.get("version"))}

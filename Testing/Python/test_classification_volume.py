@@ -10,7 +10,8 @@ from BrainTumorAILib.core.case import Case
 from BrainTumorAILib.core.image import Image, reorient
 from BrainTumorAILib.core.phantom import make_phantom
 from BrainTumorAILib.tasks.classification import classify_case
-from BrainTumorAILib.tasks.classification.volume import UNCERTAIN, decide, render_slice, slice_positions, volume_slices
+from BrainTumorAILib.tasks.classification.volume import (UNCERTAIN, decide, reformatted_views, render_slice,
+                                                          slice_positions, volume_slices)
 from classification_models import tiny_registry  # noqa: F401 (fixture)
 
 
@@ -22,6 +23,21 @@ def test_phantom_case_gives_27_votes_and_shares(tiny_registry):
     assert sum(result["shares"].values()) == pytest.approx(1.0, abs=1e-3)
     assert sum(result["vote_counts"].values()) == 27
     assert result["label"] in (*result["shares"], UNCERTAIN) and result["model"]["id"] == "classifier-tiny"
+    assert result["warnings"] == []  # 3 mm voxels: no view is a reformat across thick slices
+
+
+def test_views_across_thick_slices_are_named_whatever_the_axis_order(tiny_registry):
+    head = np.zeros((40, 40, 8), np.float32)
+    head[5:35, 8:32, 1:7] = np.random.default_rng(0).uniform(50, 100, (30, 24, 6))
+    axial = Image(head, np.diag([1.0, 1.0, 5.5, 1.0]))
+    assert reformatted_views(axial) == {"sagittal": 5.5, "coronal": 5.5}
+    coronal = Image(np.ascontiguousarray(head.transpose(0, 2, 1)), np.array(  # axes L, S, A: 5 mm coronal slices
+        [[-0.9, 0, 0, 0], [0, 0, 5.0, 0], [0, 0.9, 0, 0], [0, 0, 0, 1.0]]))
+    assert reformatted_views(coronal) == {"sagittal": 5.0, "axial": 5.0}
+    assert reformatted_views(Image(head, np.diag([1.0, 1.0, 3.0, 1.0]))) == {}
+    result = classify_case(Case({"t1c": axial}, "thick"))
+    assert result["warnings"] == ["the sagittal and coronal slices are reformatted across 5.5 mm slices, unlike the "
+                                  "2D training images (native acquisitions): 18 of the 27 votes come from them"]
     assert result["reason"] and result["slices_through"] == "head" and result["tumour_volume_ml"] is None
 
 

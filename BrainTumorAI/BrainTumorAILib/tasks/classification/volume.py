@@ -25,6 +25,10 @@ The rules, first match wins:
 Without a segmentation only rules 2, 3 and 5 apply, so a minority of tumour votes still names a tumour class (the 27
 slices span the head, and most of them miss a small tumour). Every answer carries a one-sentence reason.
 
+Thick slices. A view whose plane crosses voxels thicker than ``THICK_SLICE_MM`` (the sagittal and coronal views of an
+axial 5.5 mm study) is reformatted across the study's slices and looks unlike the 2D training images, which are native
+acquisitions; such views still vote, and the result carries a warning that says how many of the votes came from them.
+
 Sequence: post-contrast T1 (t1c) first, because the 2D training set (figshare + SARTAJ + Br35H) is mostly
 post-contrast T1 slices; then t1, flair, t2 when a case lacks t1c (the result names the one used).
 """
@@ -36,6 +40,7 @@ import time
 from typing import Any, Iterable
 
 import numpy as np
+from nibabel.orientations import io_orientation
 from scipy import ndimage
 from skimage.transform import resize as sk_resize
 
@@ -56,6 +61,7 @@ SPLIT_TOP_VOTES = 0.6  # the leading tumour class's least fraction of the tumour
 SPLIT_SHARE_RATIO = 0.75  # ... unless the runner-up's share is at most this fraction of the leader's
 UNCERTAIN = "uncertain"
 HEAD_MARGIN_MM = 3.0
+THICK_SLICE_MM = 3.0  # a view whose plane crosses thicker voxels is a reformat across slices
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,6 +184,15 @@ def slices_at(framed: FramedVolume, positions: dict[str, list[tuple[int, int]]],
     return np.stack(slices), where
 
 
+def reformatted_views(image: Image) -> dict[str, float]:
+    """{view: the thickest voxel its plane crosses, mm} for the views whose plane crosses voxels thicker than
+    THICK_SLICE_MM, whatever the image's axis order (the views are those of the image reoriented to RAS)."""
+    spacing = np.empty(3)
+    spacing[io_orientation(image.affine)[:, 0].astype(int)] = image.spacing
+    crossed = {view: max(spacing[a] for a in range(3) if a != axis) for view, axis in VIEWS.items()}
+    return {view: float(mm) for view, mm in crossed.items() if mm > THICK_SLICE_MM}
+
+
 def decide(probabilities: np.ndarray, tumour_ml: float | None = None) -> Decision:
     """The study's answer from (N, 4) slice probabilities (CLASSES order) and the segmented whole-tumour volume in
     mL (None: no segmentation), by the rules of the module docstring; ValueError when there are no slices."""
@@ -220,7 +235,8 @@ def decide(probabilities: np.ndarray, tumour_ml: float | None = None) -> Decisio
 
 def classify_volume(image: Image, classifier: Classifier, tumour: Image | None = None,
                     with_slices: bool = False) -> dict[str, Any]:
-    """Classify one volume; JSON-ready result with the decision, its evidence and each slice's vote by view.
+    """Classify one volume; JSON-ready result with the decision, its evidence, each slice's vote by view and
+    "warnings" (views reformatted across thick slices).
 
     ``tumour``: a class map on ``image``'s grid (non-zero = tumour), or None. Slices go through the tumour when it
     holds at least MIN_TUMOUR_ML, else around the head's middle. ``with_slices``: add "slice_images", the (N, S, S)
@@ -243,8 +259,12 @@ def classify_volume(image: Image, classifier: Classifier, tumour: Image | None =
         votes[place["view"]].append({"offset_mm": place["offset_mm"], "index_ras": place["index_ras"],
                                      "label": CLASSES[int(row.argmax())],
                                      "p": {name: round(float(p), 4) for name, p in zip(CLASSES, row)}})
+    thick = reformatted_views(image)
+    warnings = [f"the {' and '.join(thick)} slices are reformatted across {max(thick.values()):.1f} mm slices, "
+                f"unlike the 2D training images (native acquisitions): {sum(len(votes[view]) for view in thick)} of "
+                f"the {len(slices)} votes come from them"] if thick else []
     return {"label": decision.label, "reason": decision.reason, "shares": decision.shares,
-            "vote_counts": decision.vote_counts, "votes": votes, "slices": len(slices),
+            "vote_counts": decision.vote_counts, "votes": votes, "slices": len(slices), "warnings": warnings,
             "slices_through": "tumour" if through_tumour else "head", "tumour_volume_ml": tumour_ml,
             "timing_s": {"slices": round(rendered - started, 3),
                          "classify": round(time.perf_counter() - rendered, 3)},
