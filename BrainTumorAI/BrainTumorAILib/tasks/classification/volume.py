@@ -279,7 +279,8 @@ def classify_case(case: Case, *, model_id: str | None = None, device: str = "aut
     sequence's grid when it lies on another. Returns {"label" (a class or "uncertain"), "reason", "shares"
     {class: fraction}, "vote_counts" {class: slices}, "votes" {view: [slice votes]}, "slices", "slices_through"
     ("tumour" or "head"), "tumour_volume_ml" (None without a tumour map), "sequence", "model" {id, version},
-    "timing_s"} and, with ``with_slices``, "slice_images" (see ``classify_volume``).
+    "timing_s", "warnings" [views reformatted across thick slices]} and, with ``with_slices``, "slice_images" (see
+    ``classify_volume``).
     """
     sequence = choose_sequence(case)
     image = case.images[sequence]
