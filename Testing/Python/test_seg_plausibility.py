@@ -14,7 +14,7 @@ from BrainTumorAILib.core.case import Case
 from BrainTumorAILib.core.image import load_image
 from BrainTumorAILib.core.preprocess import foreground_mask
 from BrainTumorAILib.pipeline import PipelineOptions, run_pipeline
-from BrainTumorAILib.tasks.segmentation.plausibility import check_segmentation, scattered_ml
+from BrainTumorAILib.tasks.segmentation.plausibility import check_segmentation, fluid_like, scattered_ml
 
 SPACING = (1.0, 1.0, 1.0)
 
@@ -59,14 +59,40 @@ def test_scattered_tumour_far_from_its_largest_part_is_named_with_its_volume(bra
     assert check_segmentation((main_part | near).astype(np.uint8), SPACING, brain) == []
 
 
+def fluid_phantom(brain: np.ndarray, ventricle: np.ndarray) -> dict[str, np.ndarray]:
+    """FLAIR and T2 (shape of ``brain``) of a brain with a fluid-filled ``ventricle``: dark on FLAIR, bright on T2,
+    with noise, on two unrelated intensity scales."""
+    noise = np.random.default_rng(4).normal(0, 0.05, (2, *brain.shape))
+    flair = np.where(ventricle, 0.2, 1.0) + noise[0]
+    t2 = np.where(ventricle, 3.0, 1.0) + noise[1]
+    return {"flair": (flair * 400 * brain).astype(np.int16), "t2": (t2 * 90 * brain).astype(np.float32)}
+
+
+def test_tumour_core_painted_on_fluid_is_named_with_its_volume(brain):
+    ventricle = ball((80, 70, 80), 16)
+    images = fluid_phantom(brain, ventricle)
+    fluid = fluid_like(images["flair"], images["t2"], brain)
+    assert fluid[ventricle].all() and np.count_nonzero(fluid & ~ventricle) < 0.03 * np.count_nonzero(brain)
+    oedema = ball((80, 100, 80), 26) & ~ventricle
+    necrosis_in_fluid = np.where(oedema, 2, 0) + np.where(ventricle, 1, 0)
+    problems = check_segmentation(necrosis_in_fluid.astype(np.uint8), SPACING, brain, images)
+    assert len(problems) == 1 and f"{ventricle.sum() / 1000:.1f} mL (100%) of the tumour core" in problems[0]
+    assert check_segmentation(necrosis_in_fluid.astype(np.uint8), SPACING, brain, {"flair": images["flair"]}) == []
+    oedema_in_fluid = np.where(oedema | ventricle, 2, 0) + np.where(ball((80, 105, 80), 8), 1, 0)
+    assert check_segmentation(oedema_in_fluid.astype(np.uint8), SPACING, brain, images) == []
+    small = np.where(oedema, 2, 0) + np.where(ball((80, 70, 80), 5), 3, 0)  # 0.5 mL of enhancing tumour in fluid
+    assert check_segmentation(small.astype(np.uint8), SPACING, brain, images) == []
+
+
 def test_the_manual_labels_of_the_shared_brats_cases_pass(data_dir):
     cases = sorted((data_dir / "segmentation" / "brats2019-2021").glob("*/*_seg.nii*"))
     if not cases:
         pytest.skip("segmentation/brats2019-2021 not found")
     for path in cases:
         labels = load_image(path, label=True)
-        flair = load_image(next(path.parent.glob("*_flair.nii*")))
-        assert check_segmentation(labels.array, labels.spacing, foreground_mask(flair.array)) == [], path.name
+        images = {name: load_image(next(path.parent.glob(f"*_{name}.nii*"))).array for name in ("flair", "t2")}
+        classes = np.select([labels.array == 1, labels.array == 2, labels.array == 4], [1, 2, 3], 0).astype(np.uint8)
+        assert check_segmentation(classes, labels.spacing, foreground_mask(images["flair"]), images) == [], path.name
 
 
 @pytest.fixture

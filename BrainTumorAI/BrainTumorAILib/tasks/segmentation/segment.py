@@ -102,5 +102,6 @@ def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brat
         labels=Image(to_convention(classes, labels), reference_image.affine),
         volumes_ml=volumes_ml(classes, reference_image.spacing),
         uncertainty=uncertainty, card=card, reference=reference, convention=labels,
-        warnings=check_segmentation(classes, reference_image.spacing, foreground_mask(reference_image.array)),
+        warnings=check_segmentation(classes, reference_image.spacing, foreground_mask(reference_image.array),
+                                    {name: image.array for name, image in harmonised.images.items()}),
     )
