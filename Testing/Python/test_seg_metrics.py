@@ -137,3 +137,18 @@ def test_components_under_a_fraction_of_the_largest_are_dropped_and_larger_satel
     assert cleaned[31, 3, 3] == 0 and cleaned[32, 32, 32] == 3 and cleaned[10, 10, 10] == 2
     assert not postprocess(classes, (1.0, 1.0, 1.0), PostprocessOptions(min_component_fraction=0.05))[32, 32, 32]
     assert PostprocessOptions.from_card({"min_component_fraction": 0.1}).min_component_fraction == 0.1
+
+
+def test_the_fluid_veto_clears_tumour_on_fluid_after_hole_filling_and_only_when_asked():
+    classes = np.zeros((30, 30, 30), dtype=np.uint8)
+    classes[5:20, 5:20, 5:20] = 2
+    classes[9:16, 9:16, 9:16] = 1
+    fluid = np.zeros(classes.shape, dtype=bool)
+    fluid[11:14, 11:14, 11:14] = True  # inside the core: hole filling would put necrosis back
+    fluid[25:28, 25:28, 25:28] = True  # no tumour there
+    vetoed = postprocess(classes, (1.0, 1.0, 1.0), PostprocessOptions(fluid_veto=True), fluid)
+    assert not vetoed[fluid].any()
+    np.testing.assert_array_equal(vetoed[~fluid], classes[~fluid])
+    np.testing.assert_array_equal(postprocess(classes, (1.0, 1.0, 1.0), PostprocessOptions(), fluid), classes)
+    np.testing.assert_array_equal(postprocess(classes, (1.0, 1.0, 1.0), PostprocessOptions(fluid_veto=True)), classes)
+    assert PostprocessOptions.from_card({"fluid_veto": True}).fluid_veto

@@ -14,7 +14,8 @@ from BrainTumorAILib.core.case import Case
 from BrainTumorAILib.core.image import load_image
 from BrainTumorAILib.core.preprocess import foreground_mask
 from BrainTumorAILib.pipeline import PipelineOptions, run_pipeline
-from BrainTumorAILib.tasks.segmentation.plausibility import check_segmentation, fluid_like, scattered_ml
+from BrainTumorAILib.tasks.segmentation.fluid import fluid_like, fluid_mask
+from BrainTumorAILib.tasks.segmentation.plausibility import check_segmentation, scattered_ml
 
 SPACING = (1.0, 1.0, 1.0)
 
@@ -75,13 +76,14 @@ def test_tumour_core_painted_on_fluid_is_named_with_its_volume(brain):
     assert fluid[ventricle].all() and np.count_nonzero(fluid & ~ventricle) < 0.03 * np.count_nonzero(brain)
     oedema = ball((80, 100, 80), 26) & ~ventricle
     necrosis_in_fluid = np.where(oedema, 2, 0) + np.where(ventricle, 1, 0)
-    problems = check_segmentation(necrosis_in_fluid.astype(np.uint8), SPACING, brain, images)
+    problems = check_segmentation(necrosis_in_fluid.astype(np.uint8), SPACING, brain, fluid)
     assert len(problems) == 1 and f"{ventricle.sum() / 1000:.1f} mL (100%) of the tumour core" in problems[0]
-    assert check_segmentation(necrosis_in_fluid.astype(np.uint8), SPACING, brain, {"flair": images["flair"]}) == []
+    assert fluid_mask({"flair": images["flair"]}, brain) is None
+    assert check_segmentation(necrosis_in_fluid.astype(np.uint8), SPACING, brain) == []
     oedema_in_fluid = np.where(oedema | ventricle, 2, 0) + np.where(ball((80, 105, 80), 8), 1, 0)
-    assert check_segmentation(oedema_in_fluid.astype(np.uint8), SPACING, brain, images) == []
+    assert check_segmentation(oedema_in_fluid.astype(np.uint8), SPACING, brain, fluid) == []
     small = np.where(oedema, 2, 0) + np.where(ball((80, 70, 80), 5), 3, 0)  # 0.5 mL of enhancing tumour in fluid
-    assert check_segmentation(small.astype(np.uint8), SPACING, brain, images) == []
+    assert check_segmentation(small.astype(np.uint8), SPACING, brain, fluid) == []
 
 
 def test_the_manual_labels_of_the_shared_brats_cases_pass(data_dir):
@@ -92,7 +94,8 @@ def test_the_manual_labels_of_the_shared_brats_cases_pass(data_dir):
         labels = load_image(path, label=True)
         images = {name: load_image(next(path.parent.glob(f"*_{name}.nii*"))).array for name in ("flair", "t2")}
         classes = np.select([labels.array == 1, labels.array == 2, labels.array == 4], [1, 2, 3], 0).astype(np.uint8)
-        assert check_segmentation(classes, labels.spacing, foreground_mask(images["flair"]), images) == [], path.name
+        brain = foreground_mask(images["flair"])
+        assert check_segmentation(classes, labels.spacing, brain, fluid_mask(images, brain)) == [], path.name
 
 
 @pytest.fixture

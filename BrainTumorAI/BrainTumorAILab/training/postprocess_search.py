@@ -26,15 +26,18 @@ import numpy as np
 from BrainTumorAILib.core.case import load_case
 from BrainTumorAILib.core.image import load_image, resample_to
 from BrainTumorAILib.core.labels import REGIONS, from_convention, regions
-from BrainTumorAILib.core.preprocess import dice
+from BrainTumorAILib.core.preprocess import dice, foreground_mask
+from BrainTumorAILib.tasks.segmentation.fluid import fluid_mask
 from BrainTumorAILib.tasks.segmentation.metrics import score_regions
 from BrainTumorAILib.tasks.segmentation.postprocess import PostprocessOptions, postprocess
 from BrainTumorAILib.tasks.segmentation.segment import segment_case
 from .datasets import discover
 from .trained import card_of_run
 
-UNPROCESSED = {"min_component_ml": 0.0, "min_component_fraction": 0.0, "fill_holes": False, "small_et_ml": None}
-GRID = {"min_component_ml": (0.1, 1.0, 3.0, 10.0), "min_component_fraction": (0.0, 0.1, 0.25, 0.5, 1.0)}
+UNPROCESSED = {"min_component_ml": 0.0, "min_component_fraction": 0.0, "fill_holes": False, "small_et_ml": None,
+               "fluid_veto": False}
+GRID = {"min_component_ml": (0.1, 1.0, 3.0, 10.0), "min_component_fraction": (0.0, 0.1, 0.25, 0.5, 1.0),
+        "fluid_veto": (False, True)}
 
 
 def truth_classes(case_dir: Path) -> tuple[np.ndarray, Any]:
@@ -48,7 +51,8 @@ def truth_classes(case_dir: Path) -> tuple[np.ndarray, Any]:
 
 def out_of_fold_maps(folds: list[tuple[Path, list[Path]]], preprocessing: dict[str, Any] | None = None,
                      tta: bool = False) -> list[dict[str, Any]]:
-    """For every held-out case: its name, the fold's unprocessed class map and the truth, on the truth's grid.
+    """For every held-out case: its name, the fold's unprocessed class map, the truth and the fluid mask
+    (``fluid.fluid_mask``, None without FLAIR and T2), on the truth's grid.
     ``preprocessing`` entries override the runs' (e.g. {"bias_correction": "n4"}, to measure it); ``tta`` averages
     the probabilities over flips (``segment_case(tta=True)``)."""
     cases = []
@@ -57,13 +61,17 @@ def out_of_fold_maps(folds: list[tuple[Path, list[Path]]], preprocessing: dict[s
         if preprocessing:
             card = dataclasses.replace(card, preprocessing={**card.preprocessing, **preprocessing})
         for case_dir in case_dirs:
-            result = segment_case(load_case(case_dir), card=card, postprocessing=UNPROCESSED, device="cpu", tta=tta)
+            case = load_case(case_dir)
+            result = segment_case(case, card=card, postprocessing=UNPROCESSED, device="cpu", tta=tta)
             truth, truth_image = truth_classes(case_dir)
             predicted = result.classes
             if not predicted.same_grid(truth_image):
                 predicted = resample_to(predicted, truth_image, label=True)
+            images = {name: resample_to(image, truth_image).array for name, image in case.images.items()}
+            reference = images[result.reference]
+            fluid = fluid_mask(images, foreground_mask(reference))
             cases.append({"case": case_dir.name, "fold": run.name, "prediction": predicted.array, "truth": truth,
-                          "spacing": truth_image.spacing})
+                          "spacing": truth_image.spacing, "fluid": fluid})
             print(f"predicted {case_dir.name} with {run.name}", file=sys.stderr)
     return cases
 
@@ -73,7 +81,7 @@ def score(cases: list[dict[str, Any]], options: PostprocessOptions, with_hd95: b
     ``with_hd95`` adds HD95 (mm) per region (BraTS rules)."""
     per_case = {}
     for case in cases:
-        cleaned = postprocess(case["prediction"], case["spacing"], options)
+        cleaned = postprocess(case["prediction"], case["spacing"], options, case["fluid"])
         predicted, true = regions(cleaned), regions(case["truth"])
         false_ml = float(np.count_nonzero(predicted["WT"] & ~true["WT"]) * np.prod(case["spacing"]) / 1000)
         per_case[case["case"]] = {**{region: round(dice(predicted[region], true[region]), 4) for region in REGIONS},
@@ -92,13 +100,13 @@ def score(cases: list[dict[str, Any]], options: PostprocessOptions, with_hd95: b
 
 def search(cases: list[dict[str, Any]], current: dict[str, Any]) -> dict[str, Any]:
     """Every candidate of GRID (hole filling on) scored; the best by mean Dice over WT, TC and ET, the smaller
-    change winning ties."""
+    change (no fluid veto, then the smaller thresholds) winning ties."""
     candidates = []
     for values in itertools.product(*GRID.values()):
         settings = {**dict(zip(GRID, values)), "fill_holes": True}
         candidates.append({"settings": settings, **score(cases, PostprocessOptions(**settings))})
-    candidates.sort(key=lambda row: (-row["mean"]["mean_dice"], row["settings"]["min_component_fraction"],
-                                     row["settings"]["min_component_ml"]))
+    candidates.sort(key=lambda row: (-row["mean"]["mean_dice"], row["settings"]["fluid_veto"],
+                                     row["settings"]["min_component_fraction"], row["settings"]["min_component_ml"]))
     best = candidates[0]["settings"]
     return {"best": {"settings": best, **score(cases, PostprocessOptions(**best), with_hd95=True)},
             "current": {"settings": current, **score(cases, PostprocessOptions(**current), with_hd95=True)},

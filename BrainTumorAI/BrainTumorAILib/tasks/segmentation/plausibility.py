@@ -9,15 +9,14 @@ A segmentation is flagged when
   spread over the brain (the old default labelled 165 mL of the raw TCGA study, 139 mL of it more than 15 mm from
   its 11 mL lesion), or a truly multifocal tumour, which a reader should confirm either way;
 - more than ``MAX_CORE_IN_FLUID_SHARE`` (and ``MIN_CORE_IN_FLUID_ML``) of its tumour core (necrosis and enhancing
-  tumour) lies on fluid-like voxels, when FLAIR and T2 are given: darker than the brain's ``FLUID_FLAIR_PERCENTILE``
-  on FLAIR and brighter than its ``FLUID_T2_PERCENTILE`` on T2, as the ventricles' CSF is. At most 0.6% of the
-  manual core of the 10 shared BraTS 2019-2021 cases is fluid-like; a model that paints necrosis in the ventricles
-  puts 20-77% of its core there (a cross-validation fold's model on four of its five held-out cases).
+  tumour) lies on ``fluid`` (fluid.py: dark on FLAIR, bright on T2, as the ventricles' CSF), when it is known. At
+  most 0.6% of the manual core of the 10 shared BraTS 2019-2021 cases is fluid-like; a model that paints necrosis in
+  the ventricles puts 14-67% of its core there (a cross-validation fold's model on four of its five held-out cases).
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -29,18 +28,16 @@ MAX_BRAIN_SHARE = 0.4
 MAX_OUTSIDE_SHARE = 0.05
 SCATTER_MM = 30.0
 MAX_SCATTERED_ML = 10.0
-FLUID_FLAIR_PERCENTILE = 20.0
-FLUID_T2_PERCENTILE = 90.0
 MAX_CORE_IN_FLUID_SHARE = 0.1
 MIN_CORE_IN_FLUID_ML = 1.0
 CORE_CLASSES = (1, 3)
 
 
 def check_segmentation(classes: np.ndarray, spacing: Sequence[float], brain: np.ndarray | None = None,
-                       images: Mapping[str, np.ndarray] | None = None) -> list[str]:
+                       fluid: np.ndarray | None = None) -> list[str]:
     """The failed checks of a class map (I, J, K) (0 background, 1 NCR, 2 ED, 3 ET) on a grid of ``spacing``
-    (mm per axis), with ``brain`` (I, J, K) bool and ``images`` ({sequence: (I, J, K) array on the same grid}) when
-    known, as sentences with their figures; empty when it passes."""
+    (mm per axis), with ``brain`` and ``fluid`` (I, J, K) bool when known, as sentences with their figures; empty
+    when it passes."""
     tumour = classes > 0
     if not tumour.any():
         return []
@@ -63,24 +60,15 @@ def check_segmentation(classes: np.ndarray, spacing: Sequence[float], brain: np.
     if scattered > MAX_SCATTERED_ML:
         problems.append(f"{scattered:.1f} mL of the whole tumour lies more than {SCATTER_MM:.0f} mm from its largest "
                         f"part: scattered false positives or a multifocal tumour, check the map")
-    if brain is not None and brain.any() and images and {"flair", "t2"} <= images.keys():
+    if fluid is not None:
         core = np.isin(classes, CORE_CLASSES)
         core_ml = float(np.count_nonzero(core)) * voxel_ml
-        in_fluid = float(np.count_nonzero(core & fluid_like(images["flair"], images["t2"], brain))) * voxel_ml
+        in_fluid = float(np.count_nonzero(core & fluid)) * voxel_ml
         if in_fluid > max(MIN_CORE_IN_FLUID_ML, MAX_CORE_IN_FLUID_SHARE * core_ml):
             problems.append(f"{in_fluid:.1f} mL ({100 * in_fluid / core_ml:.0f}%) of the tumour core lies on fluid-like "
                             f"voxels (dark on FLAIR, bright on T2, as the ventricles are; at most "
                             f"{100 * MAX_CORE_IN_FLUID_SHARE:.0f}% expected): necrosis painted on CSF, check the map")
     return problems
-
-
-def fluid_like(flair: np.ndarray, t2: np.ndarray, brain: np.ndarray) -> np.ndarray:
-    """Voxels (I, J, K) bool of ``brain`` below its ``FLUID_FLAIR_PERCENTILE`` on ``flair`` and above its
-    ``FLUID_T2_PERCENTILE`` on ``t2`` (both (I, J, K) on the brain's grid): free fluid such as CSF, whose signal
-    FLAIR suppresses. Percentiles, so the intensity scale of either series does not matter."""
-    flair_cut = np.percentile(flair[brain], FLUID_FLAIR_PERCENTILE)
-    t2_cut = np.percentile(t2[brain], FLUID_T2_PERCENTILE)
-    return brain & (flair < flair_cut) & (t2 > t2_cut)
 
 
 def scattered_ml(tumour: np.ndarray, spacing: Sequence[float]) -> float:

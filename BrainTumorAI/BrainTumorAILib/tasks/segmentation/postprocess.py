@@ -6,10 +6,12 @@
 2. fill holes: background enclosed by the tumour core becomes necrosis, background enclosed by the whole tumour
    becomes oedema;
 3. optionally the challenge rule: when the enhancing tumour is smaller than ``small_et_ml`` in total it is
-   relabelled necrosis (small ET predictions are mostly false positives and an empty ET scores Dice 1).
+   relabelled necrosis (small ET predictions are mostly false positives and an empty ET scores Dice 1);
+4. optionally (``fluid_veto``) tumour on free fluid (``fluid.fluid_like``: the ventricles' CSF, which no manual
+   label of the shared cases covers) becomes background, where FLAIR and T2 tell fluid apart.
 
 Options come from the model card's ``inference.postprocessing`` ({"min_component_ml", "min_component_fraction",
-"fill_holes", "small_et_ml"}); missing keys take the defaults below.
+"fill_holes", "small_et_ml", "fluid_veto"}); missing keys take the defaults below.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class PostprocessOptions:
     min_component_fraction: float = 0.0
     fill_holes: bool = True
     small_et_ml: float | None = None
+    fluid_veto: bool = False
 
     @classmethod
     def from_card(cls, settings: Mapping[str, Any] | None) -> "PostprocessOptions":
@@ -38,9 +41,10 @@ class PostprocessOptions:
         return cls(**{key: value for key, value in (settings or {}).items() if key in known})
 
 
-def postprocess(classes: np.ndarray, spacing: Sequence[float], options: PostprocessOptions = PostprocessOptions()
-                ) -> np.ndarray:
-    """A cleaned copy of ``classes`` (uint8, same shape); the input is not modified.
+def postprocess(classes: np.ndarray, spacing: Sequence[float], options: PostprocessOptions = PostprocessOptions(),
+                fluid: np.ndarray | None = None) -> np.ndarray:
+    """A cleaned copy of ``classes`` (uint8, same shape); the input is not modified. ``fluid`` (bool, same shape;
+    ``fluid.fluid_mask``) is what ``options.fluid_veto`` clears, when known.
 
     Each step works inside the tumour's bounding box grown by one voxel, which gives the same result as the whole
     volume (the grown rim is background, so it connects every outside region) at a fraction of the cost; the box is
@@ -62,6 +66,8 @@ def postprocess(classes: np.ndarray, spacing: Sequence[float], options: Postproc
         enhancing = box == ENHANCING
         if 0 < enhancing.sum() * voxel_ml < options.small_et_ml:
             box[enhancing] = NECROSIS
+    if options.fluid_veto and fluid is not None:
+        cleaned[fluid] = 0
     return cleaned
 
 

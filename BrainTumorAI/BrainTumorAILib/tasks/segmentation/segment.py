@@ -22,6 +22,7 @@ from ...core.registry import ModelCard, Registry
 from ...core.weights import load_model
 from ...inference.windows import WindowSettings
 from . import inference
+from .fluid import fluid_mask
 from .inputs import network_input, required_inputs
 from .metrics import volumes_ml
 from .plausibility import check_segmentation
@@ -91,8 +92,10 @@ def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brat
     report(high, "postprocessing")
     reference_image = harmonised.images[reference]
     options = PostprocessOptions.from_card({**card.inference.get("postprocessing", {}), **(postprocessing or {})})
+    brain = foreground_mask(reference_image.array)
+    fluid = fluid_mask({name: image.array for name, image in harmonised.images.items()}, brain)
     classes = postprocess(grid.classes_to_reference(prediction.probabilities, card.outputs), reference_image.spacing,
-                          options)
+                          options, fluid)
     uncertainty = None
     if prediction.spread is not None:
         uncertainty = Image(grid.to_reference(prediction.spread[None])[0].astype(np.float32), reference_image.affine)
@@ -102,6 +105,5 @@ def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brat
         labels=Image(to_convention(classes, labels), reference_image.affine),
         volumes_ml=volumes_ml(classes, reference_image.spacing),
         uncertainty=uncertainty, card=card, reference=reference, convention=labels,
-        warnings=check_segmentation(classes, reference_image.spacing, foreground_mask(reference_image.array),
-                                    {name: image.array for name, image in harmonised.images.items()}),
+        warnings=check_segmentation(classes, reference_image.spacing, brain, fluid),
     )
