@@ -7,8 +7,8 @@ Usage::
         --fold RUN_DIR CASE_DIR [CASE_DIR ...] [--fold RUN_DIR CASE_DIR ...] [--tta]
 
 A case folder holds the sequences and its manual label map, named as training data is (``datasets.LABEL_SCHEMES``).
-Prints one line per candidate, best first; the JSON holds every candidate's mean Dice per region and false whole
-tumour, per case for the best and for the card's current one.
+Prints one line per candidate, best first; the JSON holds every candidate's Dice per region and false whole tumour,
+mean and per case, and HD95 for the best and for the card's current one.
 """
 
 from __future__ import annotations
@@ -111,7 +111,8 @@ def search(cases: list[dict[str, Any]], current: dict[str, Any]) -> dict[str, An
     return {"best": {"settings": best, **score(cases, PostprocessOptions(**best), with_hd95=True)},
             "current": {"settings": current, **score(cases, PostprocessOptions(**current), with_hd95=True)},
             "unprocessed": score(cases, PostprocessOptions(**UNPROCESSED))["mean"],
-            "candidates": [{"settings": row["settings"], "mean": row["mean"]} for row in candidates],
+            "candidates": [{"settings": row["settings"], "mean": row["mean"], "per_case": row["per_case"]}
+                           for row in candidates],
             "cases": [{"case": case["case"], "fold": case["fold"]} for case in cases]}
 
 
