@@ -11,7 +11,8 @@ from seg_training_data import tiny_config, write_phantoms
 
 from BrainTumorAILab.training.config import load_config
 from BrainTumorAILab.training.datasets import discover, select
-from BrainTumorAILab.training.robustness import CONDITIONS, bias_field, degraded, main, misaligned, thick_slices
+from BrainTumorAILab.training.robustness import (CONDITIONS, bias_field, degraded, main, misaligned, thick_grid,
+                                                 thick_slices)
 from BrainTumorAILab.training.segmentation import train_segmentation
 from BrainTumorAILab.training.trained import card_of_run
 from BrainTumorAILab.training.validation import region_dice
@@ -44,6 +45,19 @@ def test_thick_slices_average_slabs_along_superior_only(orientation):
     assert np.allclose(thick_slices(lateral).array, lateral.array, atol=1e-5)
     fine = world_image(lambda r, a, s: np.cos(np.pi * s) + 0 * r, affine)
     assert np.abs(thick_slices(fine).array).max() < 0.25 < np.abs(fine.array).max()
+
+
+@pytest.mark.parametrize("orientation", AFFINES)
+def test_a_thick_grid_holds_the_slab_means_at_the_slabs_centres(orientation):
+    affine = AFFINES[orientation]
+    ramp = world_image(lambda r, a, s: 3 * s + np.sin(r), affine)
+    thick = thick_grid(ramp, 4.0)
+    superior = int(np.argmax(np.abs(affine[2, :3])))
+    assert thick.spacing[superior] == 4.0 and thick.shape[superior] == ramp.shape[superior] // 4
+    assert [thick.spacing[axis] for axis in range(3) if axis != superior] == [1.0, 1.0]
+    # a linear ramp's slab mean is its value at the slab's centre, which the thick grid's affine names
+    expected = world_image(lambda r, a, s: 3 * s + np.sin(r), thick.affine, thick.shape)
+    assert np.allclose(thick.array, expected.array, atol=1e-4)
 
 
 @pytest.mark.parametrize("orientation", AFFINES)

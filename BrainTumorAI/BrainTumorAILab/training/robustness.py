@@ -50,22 +50,38 @@ def _axis_towards(image: Image, ras_axis: int) -> int:
     return int(np.argmax(np.abs(directions[ras_axis])))
 
 
-def thick_slices(image: Image, thickness_mm: float = THICK_MM) -> Image:
-    """``image`` as slabs of ``thickness_mm`` along its superior axis (slab means), linearly interpolated back to
-    its own grid; the other axes and the grid are unchanged."""
+def _slab_means(image: Image, thickness_mm: float) -> tuple[np.ndarray, int, int]:
+    """Means of slabs of ``thickness_mm`` along ``image``'s superior axis, that axis moved first (slabs, ...), with
+    the array axis and the slab's step in voxels; the last slab may be thinner."""
     axis = _axis_towards(image, 2)
     step = max(1, int(round(thickness_mm / image.spacing[axis])))
     array = np.moveaxis(image.array.astype(np.float32), axis, 0)
     starts = np.arange(0, array.shape[0], step)
-    slabs = len(starts)
     counts = np.diff(np.append(starts, array.shape[0])).reshape(-1, *([1] * (array.ndim - 1)))
-    means = np.add.reduceat(array, starts, axis=0) / counts  # the last slab may be thinner
-    position = np.clip((np.arange(array.shape[0]) - (step - 1) / 2) / step, 0, slabs - 1)
+    return np.add.reduceat(array, starts, axis=0) / counts, axis, step
+
+
+def thick_slices(image: Image, thickness_mm: float = THICK_MM) -> Image:
+    """``image`` as slabs of ``thickness_mm`` along its superior axis (slab means), linearly interpolated back to
+    its own grid; the other axes and the grid are unchanged."""
+    means, axis, step = _slab_means(image, thickness_mm)
+    length, slabs = image.shape[axis], means.shape[0]
+    position = np.clip((np.arange(length) - (step - 1) / 2) / step, 0, slabs - 1)
     below = np.floor(position).astype(int)
     above = np.minimum(below + 1, slabs - 1)
-    weight = (position - below).reshape(-1, *([1] * (array.ndim - 1)))
+    weight = (position - below).reshape(-1, *([1] * (means.ndim - 1)))
     resampled = (means[below] * (1 - weight) + means[above] * weight).astype(np.float32)
     return image.with_array(np.moveaxis(resampled, 0, axis))
+
+
+def thick_grid(image: Image, thickness_mm: float = THICK_MM) -> Image:
+    """``image`` acquired as slabs of ``thickness_mm`` along its superior axis: the slab means on a grid whose voxels
+    are that thick, centred on the slabs (a thick-slice clinical series of the same head)."""
+    means, axis, step = _slab_means(image, thickness_mm)
+    affine = image.affine.copy()
+    affine[:3, 3] += affine[:3, axis] * (step - 1) / 2
+    affine[:3, axis] *= step
+    return Image(np.moveaxis(means, 0, axis).astype(np.float32), affine)
 
 
 def misaligned(image: Image, degrees: float = MISALIGN_DEGREES, shift_mm: float = MISALIGN_MM) -> Image:
