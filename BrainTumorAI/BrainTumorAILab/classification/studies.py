@@ -11,7 +11,7 @@ with ``-thick``: the sagittal and coronal views are then reformatted across the 
 
 Usage: ``python -m BrainTumorAILab.classification.studies --models ID [ID ...] [--tumour-cases DIR ...]
 [--glioma-cases DIR ...] [--heads DIR ...] [--thick-mm MM]`` prints one JSON line per model, study and way (with the
-votes by view), then a summary line per model: right answers out of the studies, per way.
+votes by view and the warnings), then a summary line per model: right answers out of the studies, per way.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def main(argv: Sequence[str]) -> int:
             votes = {view: [vote["label"] for vote in rows] for view, rows in result["votes"].items()}
             print(json.dumps({"model": model, "study": name, "way": way, "expected": expected,
                               "label": result["label"], "vote_counts": result["vote_counts"], "votes": votes,
-                              "reason": result["reason"]}), flush=True)
+                              "reason": result["reason"], "warnings": result["warnings"]}), flush=True)
         print(json.dumps({"model": model, "right": {way: f"{r}/{n}" for way, (r, n) in right.items()}}), flush=True)
     return 0
 
