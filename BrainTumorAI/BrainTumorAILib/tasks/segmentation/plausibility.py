@@ -11,7 +11,7 @@ A segmentation is flagged when
 - more than ``MAX_CORE_IN_FLUID_SHARE`` (and ``MIN_CORE_IN_FLUID_ML``) of its tumour core (necrosis and enhancing
   tumour) lies on ``fluid`` (fluid.py: dark on FLAIR, bright on T2, as the ventricles' CSF), when it is known. At
   most 0.6% of the manual core of the 10 shared BraTS 2019-2021 cases is fluid-like; a model that paints necrosis in
-  the ventricles puts 14-67% of its core there (a cross-validation fold's model on four of its five held-out cases).
+  the ventricles puts 14-67% of its core there (a cross-validation fold's model on two of its five held-out cases).
 """
 
 from __future__ import annotations
