@@ -15,7 +15,7 @@ from BrainTumorAILib.core.image import load_image
 from BrainTumorAILib.core.preprocess import foreground_mask
 from BrainTumorAILib.pipeline import PipelineOptions, run_pipeline
 from BrainTumorAILib.tasks.segmentation.fluid import fluid_like, fluid_mask
-from BrainTumorAILib.tasks.segmentation.plausibility import check_segmentation, scattered_ml
+from BrainTumorAILib.tasks.segmentation.plausibility import check_core_in_fluid, check_segmentation, scattered_ml
 
 SPACING = (1.0, 1.0, 1.0)
 
@@ -78,6 +78,10 @@ def test_tumour_core_painted_on_fluid_is_named_with_its_volume(brain):
     necrosis_in_fluid = np.where(oedema, 2, 0) + np.where(ventricle, 1, 0)
     problems = check_segmentation(necrosis_in_fluid.astype(np.uint8), SPACING, brain, fluid)
     assert len(problems) == 1 and f"{ventricle.sum() / 1000:.1f} mL (100%) of the tumour core" in problems[0]
+    assert problems[0].endswith("necrosis painted on CSF, check the map")
+    cleared = check_core_in_fluid(necrosis_in_fluid.astype(np.uint8), SPACING, fluid, cleared=True)
+    assert cleared == [problems[0].replace("core lies on", "core lay on").replace(
+        "CSF, check the map", "CSF, cleared by the fluid veto, check the map")]
     assert fluid_mask({"flair": images["flair"]}, brain) is None
     assert check_segmentation(necrosis_in_fluid.astype(np.uint8), SPACING, brain) == []
     oedema_in_fluid = np.where(oedema | ventricle, 2, 0) + np.where(ball((80, 105, 80), 8), 1, 0)

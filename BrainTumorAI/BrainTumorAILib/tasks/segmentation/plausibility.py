@@ -61,14 +61,24 @@ def check_segmentation(classes: np.ndarray, spacing: Sequence[float], brain: np.
         problems.append(f"{scattered:.1f} mL of the whole tumour lies more than {SCATTER_MM:.0f} mm from its largest "
                         f"part: scattered false positives or a multifocal tumour, check the map")
     if fluid is not None:
-        core = np.isin(classes, CORE_CLASSES)
-        core_ml = float(np.count_nonzero(core)) * voxel_ml
-        in_fluid = float(np.count_nonzero(core & fluid)) * voxel_ml
-        if in_fluid > max(MIN_CORE_IN_FLUID_ML, MAX_CORE_IN_FLUID_SHARE * core_ml):
-            problems.append(f"{in_fluid:.1f} mL ({100 * in_fluid / core_ml:.0f}%) of the tumour core lies on fluid-like "
-                            f"voxels (dark on FLAIR, bright on T2, as the ventricles are; at most "
-                            f"{100 * MAX_CORE_IN_FLUID_SHARE:.0f}% expected): necrosis painted on CSF, check the map")
+        problems += check_core_in_fluid(classes, spacing, fluid)
     return problems
+
+
+def check_core_in_fluid(classes: np.ndarray, spacing: Sequence[float], fluid: np.ndarray, cleared: bool = False
+                        ) -> list[str]:
+    """The fluid check alone, as a sentence when it fails: ``classes`` (I, J, K) is the map as the model painted it
+    and ``cleared`` says the fluid veto has since removed that core from the map the user gets."""
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    core = np.isin(classes, CORE_CLASSES)
+    core_ml = float(np.count_nonzero(core)) * voxel_ml
+    in_fluid = float(np.count_nonzero(core & fluid)) * voxel_ml
+    if in_fluid <= max(MIN_CORE_IN_FLUID_ML, MAX_CORE_IN_FLUID_SHARE * core_ml):
+        return []
+    outcome = "cleared by the fluid veto, check the map" if cleared else "check the map"
+    return [f"{in_fluid:.1f} mL ({100 * in_fluid / core_ml:.0f}%) of the tumour core {'lay' if cleared else 'lies'} on "
+            f"fluid-like voxels (dark on FLAIR, bright on T2, as the ventricles are; at most "
+            f"{100 * MAX_CORE_IN_FLUID_SHARE:.0f}% expected): necrosis painted on CSF, {outcome}"]
 
 
 def scattered_ml(tumour: np.ndarray, spacing: Sequence[float]) -> float:

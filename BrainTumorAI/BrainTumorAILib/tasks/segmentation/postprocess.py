@@ -67,8 +67,13 @@ def postprocess(classes: np.ndarray, spacing: Sequence[float], options: Postproc
         if 0 < enhancing.sum() * voxel_ml < options.small_et_ml:
             box[enhancing] = NECROSIS
     if options.fluid_veto and fluid is not None:
-        cleaned[fluid] = 0
+        return clear_fluid(cleaned, fluid)
     return cleaned
+
+
+def clear_fluid(classes: np.ndarray, fluid: np.ndarray) -> np.ndarray:
+    """A copy of ``classes`` (I, J, K) with every voxel of ``fluid`` (bool, same shape) made background."""
+    return np.where(fluid, np.uint8(0), classes).astype(np.uint8)
 
 
 def _tumour_box(classes: np.ndarray) -> np.ndarray:

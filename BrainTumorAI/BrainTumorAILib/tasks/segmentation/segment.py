@@ -25,8 +25,8 @@ from . import inference
 from .fluid import fluid_mask
 from .inputs import network_input, required_inputs
 from .metrics import volumes_ml
-from .plausibility import check_segmentation
-from .postprocess import PostprocessOptions, postprocess
+from .plausibility import check_core_in_fluid, check_segmentation
+from .postprocess import PostprocessOptions, clear_fluid, postprocess
 
 # share of the progress bar of each stage: model, preprocessing, windows, back to the grid and postprocessing
 _WINDOWS_SPAN = (0.1, 0.9)
@@ -94,8 +94,10 @@ def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brat
     options = PostprocessOptions.from_card({**card.inference.get("postprocessing", {}), **(postprocessing or {})})
     brain = foreground_mask(reference_image.array)
     fluid = fluid_mask({name: image.array for name, image in harmonised.images.items()}, brain)
-    classes = postprocess(grid.classes_to_reference(prediction.probabilities, card.outputs), reference_image.spacing,
-                          options, fluid)
+    painted = postprocess(grid.classes_to_reference(prediction.probabilities, card.outputs), reference_image.spacing,
+                          dataclasses.replace(options, fluid_veto=False))
+    vetoed = options.fluid_veto and fluid is not None
+    classes = clear_fluid(painted, fluid) if vetoed else painted
     uncertainty = None
     if prediction.spread is not None:
         uncertainty = Image(grid.to_reference(prediction.spread[None])[0].astype(np.float32), reference_image.affine)
@@ -105,5 +107,6 @@ def segment_case(case: Case, *, model_id: str | None = None, labels: str = "brat
         labels=Image(to_convention(classes, labels), reference_image.affine),
         volumes_ml=volumes_ml(classes, reference_image.spacing),
         uncertainty=uncertainty, card=card, reference=reference, convention=labels,
-        warnings=check_segmentation(classes, reference_image.spacing, brain, fluid),
+        warnings=check_segmentation(classes, reference_image.spacing, brain) + (
+            [] if fluid is None else check_core_in_fluid(painted, reference_image.spacing, fluid, cleared=vetoed)),
     )
