@@ -76,18 +76,18 @@ def test_tumour_core_painted_on_fluid_is_named_with_its_volume(brain):
     assert fluid[ventricle].all() and np.count_nonzero(fluid & ~ventricle) < 0.03 * np.count_nonzero(brain)
     oedema = ball((80, 100, 80), 26) & ~ventricle
     necrosis_in_fluid = np.where(oedema, 2, 0) + np.where(ventricle, 1, 0)
-    problems = check_segmentation(necrosis_in_fluid.astype(np.uint8), SPACING, brain, fluid)
+    assert check_segmentation(necrosis_in_fluid.astype(np.uint8), SPACING, brain) == []
+    problems = check_core_in_fluid(necrosis_in_fluid.astype(np.uint8), SPACING, fluid)
     assert len(problems) == 1 and f"{ventricle.sum() / 1000:.1f} mL (100%) of the tumour core" in problems[0]
     assert problems[0].endswith("necrosis painted on CSF, check the map")
     cleared = check_core_in_fluid(necrosis_in_fluid.astype(np.uint8), SPACING, fluid, cleared=True)
     assert cleared == [problems[0].replace("core lies on", "core lay on").replace(
         "CSF, check the map", "CSF, cleared by the fluid veto, check the map")]
     assert fluid_mask({"flair": images["flair"]}, brain) is None
-    assert check_segmentation(necrosis_in_fluid.astype(np.uint8), SPACING, brain) == []
     oedema_in_fluid = np.where(oedema | ventricle, 2, 0) + np.where(ball((80, 105, 80), 8), 1, 0)
-    assert check_segmentation(oedema_in_fluid.astype(np.uint8), SPACING, brain, fluid) == []
+    assert check_core_in_fluid(oedema_in_fluid.astype(np.uint8), SPACING, fluid) == []
     small = np.where(oedema, 2, 0) + np.where(ball((80, 70, 80), 5), 3, 0)  # 0.5 mL of enhancing tumour in fluid
-    assert check_segmentation(small.astype(np.uint8), SPACING, brain, fluid) == []
+    assert check_core_in_fluid(small.astype(np.uint8), SPACING, fluid) == []
 
 
 def test_the_manual_labels_of_the_shared_brats_cases_pass(data_dir):
@@ -99,7 +99,8 @@ def test_the_manual_labels_of_the_shared_brats_cases_pass(data_dir):
         images = {name: load_image(next(path.parent.glob(f"*_{name}.nii*"))).array for name in ("flair", "t2")}
         classes = np.select([labels.array == 1, labels.array == 2, labels.array == 4], [1, 2, 3], 0).astype(np.uint8)
         brain = foreground_mask(images["flair"])
-        assert check_segmentation(classes, labels.spacing, brain, fluid_mask(images, brain)) == [], path.name
+        assert check_segmentation(classes, labels.spacing, brain) == [], path.name
+        assert check_core_in_fluid(classes, labels.spacing, fluid_mask(images, brain)) == [], path.name
 
 
 @pytest.fixture

@@ -67,9 +67,9 @@ def out_of_fold_maps(folds: list[tuple[Path, list[Path]]], preprocessing: dict[s
             predicted = result.classes
             if not predicted.same_grid(truth_image):
                 predicted = resample_to(predicted, truth_image, label=True)
-            images = {name: resample_to(image, truth_image).array for name, image in case.images.items()}
-            reference = images[result.reference]
-            fluid = fluid_mask(images, foreground_mask(reference))
+            images = {name: resample_to(case.images[name], truth_image).array
+                      for name in {"flair", "t2", result.reference} & case.images.keys()}
+            fluid = fluid_mask(images, foreground_mask(images[result.reference]))
             cases.append({"case": case_dir.name, "fold": run.name, "prediction": predicted.array, "truth": truth,
                           "spacing": truth_image.spacing, "fluid": fluid})
             print(f"predicted {case_dir.name} with {run.name}", file=sys.stderr)

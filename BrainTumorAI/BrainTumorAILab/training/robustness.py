@@ -57,7 +57,7 @@ def _slab_means(image: Image, thickness_mm: float) -> tuple[np.ndarray, int, int
     step = max(1, int(round(thickness_mm / image.spacing[axis])))
     array = np.moveaxis(image.array.astype(np.float32), axis, 0)
     starts = np.arange(0, array.shape[0], step)
-    counts = np.diff(np.append(starts, array.shape[0])).reshape(-1, *([1] * (array.ndim - 1)))
+    counts = np.diff(np.append(starts, array.shape[0])).astype(np.float32).reshape(-1, *([1] * (array.ndim - 1)))
     return np.add.reduceat(array, starts, axis=0) / counts, axis, step
 
 
@@ -81,7 +81,7 @@ def thick_grid(image: Image, thickness_mm: float = THICK_MM) -> Image:
     affine = image.affine.copy()
     affine[:3, 3] += affine[:3, axis] * (step - 1) / 2
     affine[:3, axis] *= step
-    return Image(np.moveaxis(means, 0, axis).astype(np.float32), affine)
+    return Image(np.moveaxis(means, 0, axis), affine)
 
 
 def misaligned(image: Image, degrees: float = MISALIGN_DEGREES, shift_mm: float = MISALIGN_MM) -> Image:

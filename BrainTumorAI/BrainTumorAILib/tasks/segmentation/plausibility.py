@@ -33,11 +33,10 @@ MIN_CORE_IN_FLUID_ML = 1.0
 CORE_CLASSES = (1, 3)
 
 
-def check_segmentation(classes: np.ndarray, spacing: Sequence[float], brain: np.ndarray | None = None,
-                       fluid: np.ndarray | None = None) -> list[str]:
+def check_segmentation(classes: np.ndarray, spacing: Sequence[float], brain: np.ndarray | None = None) -> list[str]:
     """The failed checks of a class map (I, J, K) (0 background, 1 NCR, 2 ED, 3 ET) on a grid of ``spacing``
-    (mm per axis), with ``brain`` and ``fluid`` (I, J, K) bool when known, as sentences with their figures; empty
-    when it passes."""
+    (mm per axis), with ``brain`` (I, J, K) bool when known, as sentences with their figures; empty when it passes.
+    The fluid check needs the fluid mask and the map before any veto: ``check_core_in_fluid``."""
     tumour = classes > 0
     if not tumour.any():
         return []
@@ -60,8 +59,6 @@ def check_segmentation(classes: np.ndarray, spacing: Sequence[float], brain: np.
     if scattered > MAX_SCATTERED_ML:
         problems.append(f"{scattered:.1f} mL of the whole tumour lies more than {SCATTER_MM:.0f} mm from its largest "
                         f"part: scattered false positives or a multifocal tumour, check the map")
-    if fluid is not None:
-        problems += check_core_in_fluid(classes, spacing, fluid)
     return problems
 
 

@@ -73,7 +73,7 @@ def postprocess(classes: np.ndarray, spacing: Sequence[float], options: Postproc
 
 def clear_fluid(classes: np.ndarray, fluid: np.ndarray) -> np.ndarray:
     """A copy of ``classes`` (I, J, K) with every voxel of ``fluid`` (bool, same shape) made background."""
-    return np.where(fluid, np.uint8(0), classes).astype(np.uint8)
+    return np.where(fluid, np.uint8(0), classes).astype(np.uint8, copy=False)
 
 
 def _tumour_box(classes: np.ndarray) -> np.ndarray:
