@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from BrainTumorAILab.training.clinical import (RandBiasFieldd, RandChannelMisalignd, RandDropChannelsd, RandGammad,
-                                               RandThickSlicesd)
+                                               RandLesionContrastd, RandThickSlicesd)
 from BrainTumorAILab.training.config import parse_config
 from BrainTumorAILib.core.case import Case
 from BrainTumorAILib.core.errors import InputError
@@ -126,6 +126,27 @@ def test_clinical_augmentations_change_the_brain_only(rng, transform):
     assert not out[3].any()  # a missing channel stays missing
     assert not out[:, :2].any() and not out[:, -2:].any()  # the background stays 0
     assert not torch.equal(out, sample["image"])
+
+
+def test_lesion_contrast_fades_the_lesion_towards_the_brain_around_it(rng):
+    sample = patch(rng)
+    label = torch.zeros((1, 24, 24, 24), dtype=torch.uint8)
+    label[0, 10:14, 10:14, 10:14] = 2
+    sample["image"][:3, 10:14, 10:14, 10:14] += 3.0
+    sample["label"] = label
+    fade = RandLesionContrastd(1.0, factors=(0.4, 0.4))
+    fade.set_random_state(seed=5)
+    out = torch.as_tensor(fade(sample)["image"])
+    lesion = label[0] > 0
+    for channel in range(3):
+        before = sample["image"][channel]
+        reference = before[(before != 0) & ~lesion].median()
+        torch.testing.assert_close(out[channel][lesion] - reference, 0.4 * (before[lesion] - reference))
+        far = torch.ones_like(lesion)
+        far[9:15, 9:15, 9:15] = False
+        torch.testing.assert_close(out[channel][far], before[far])  # the brain away from the lesion is untouched
+    assert not out[3].any()  # a missing channel stays missing
+    assert torch.equal(fade({"image": sample["image"], "label": torch.zeros_like(label)})["image"], sample["image"])
 
 
 def test_dropped_channels_are_zeroed_and_one_always_stays(rng):
