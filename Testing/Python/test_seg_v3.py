@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from BrainTumorAILab.training.clinical import (RandBiasFieldd, RandChannelMisalignd, RandDropChannelsd, RandGammad,
-                                               RandLesionContrastd, RandThickSlicesd)
+                                               RandLesionContrastd, RandThickSlicesd, clinical_transforms)
 from BrainTumorAILab.training.config import parse_config
 from BrainTumorAILib.core.case import Case
 from BrainTumorAILib.core.errors import InputError
@@ -147,6 +147,21 @@ def test_lesion_contrast_fades_the_lesion_towards_the_brain_around_it(rng):
         torch.testing.assert_close(out[channel][far], before[far])  # the brain away from the lesion is untouched
     assert not out[3].any()  # a missing channel stays missing
     assert torch.equal(fade({"image": sample["image"], "label": torch.zeros_like(label)})["image"], sample["image"])
+
+
+def test_lesion_contrast_fades_only_the_named_sequences(rng):
+    sample = patch(rng)
+    label = torch.zeros((1, 24, 24, 24), dtype=torch.uint8)
+    label[0, 10:14, 10:14, 10:14] = 1
+    sample["label"] = label
+    (fade,) = clinical_transforms({"lesion_contrast_prob": 1.0, "lesion_contrast_inputs": ["flair", "t2"]}, [],
+                                  ["flair", "t1", "t1c", "t2"])
+    fade.set_random_state(seed=2)
+    out = torch.as_tensor(fade(sample)["image"])
+    assert not torch.equal(out[0], sample["image"][0])
+    torch.testing.assert_close(out[1:3], sample["image"][1:3])  # t1 and t1c keep the core's contrast
+    with pytest.raises(InputError, match=r"lesion_contrast_inputs \['dwi'\] are not among the inputs"):
+        clinical_transforms({"lesion_contrast_prob": 1.0, "lesion_contrast_inputs": ["dwi"]}, [], ["flair", "t1c"])
 
 
 def test_dropped_channels_are_zeroed_and_one_always_stays(rng):

@@ -21,9 +21,11 @@ from .clinical import clinical_transforms
 KEYS = ("image", "label")
 
 
-def build_transform(augmentation: Mapping[str, Any], droppable: Sequence[int] = ()) -> mt.Compose:
+def build_transform(augmentation: Mapping[str, Any], droppable: Sequence[int] = (),
+                    inputs: Sequence[str] = ()) -> mt.Compose:
     """Pad to a patch, crop patches around tumour and background (pos:neg), flip, rotate + scale, the clinical
-    transforms (``augmentation.clinical``: clinical.py; ``droppable`` channels may be dropped), noise, intensity."""
+    transforms (``augmentation.clinical``: clinical.py; ``droppable`` channels may be dropped; ``inputs`` names the
+    channels), noise, intensity."""
     patch = list(augmentation["patch_size"])
     radians = math.radians(float(augmentation["rotate_deg"]))
     scale = float(augmentation["scale"])
@@ -37,7 +39,7 @@ def build_transform(augmentation: Mapping[str, Any], droppable: Sequence[int] = 
         *(mt.RandFlipd(KEYS, prob=float(augmentation["flip_prob"]), spatial_axis=axis) for axis in range(3)),
         mt.RandAffined(KEYS, prob=float(augmentation["affine_prob"]), rotate_range=(radians,) * 3,
                        scale_range=(scale,) * 3, mode=("bilinear", "nearest"), padding_mode="zeros"),
-        *clinical_transforms(augmentation.get("clinical"), droppable),
+        *clinical_transforms(augmentation.get("clinical"), droppable, inputs),
         mt.RandGaussianNoised("image", prob=float(augmentation["noise_prob"]), std=float(augmentation["noise_std"])),
         mt.RandShiftIntensityd("image", offsets=float(augmentation["shift"]),
                                prob=float(augmentation["intensity_prob"])),

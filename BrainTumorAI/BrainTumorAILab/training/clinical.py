@@ -27,6 +27,8 @@ import torch
 from monai import transforms as mt
 from monai.transforms import MapTransform, RandomizableTransform
 
+from BrainTumorAILib.core.errors import InputError
+
 KEY = "image"
 
 
@@ -61,13 +63,15 @@ class RandDropChannelsd(_PatchTransform):
 
 
 class RandLesionContrastd(_PatchTransform):
-    """With ``prob`` per channel, the lesion's (label > 0) departure from the patch's other brain voxels' median
-    scaled by a factor drawn from ``factors``, feathered over one voxel at the lesion's border. Needs ``"label"``
-    (1, I, J, K)."""
+    """With ``prob`` per channel of ``channels`` (indices; None: every channel), the lesion's (label > 0) departure
+    from the patch's other brain voxels' median scaled by a factor drawn from ``factors``, feathered over one voxel
+    at the lesion's border. Needs ``"label"`` (1, I, J, K)."""
 
-    def __init__(self, prob: float, factors: tuple[float, float] = (0.3, 1.0)):
+    def __init__(self, prob: float, factors: tuple[float, float] = (0.3, 1.0),
+                 channels: Sequence[int] | None = None):
         super().__init__(prob)
         self.factors = factors
+        self.channels = None if channels is None else list(channels)
 
     def __call__(self, data: Mapping[str, Any]) -> dict[str, Any]:
         out = dict(data)
@@ -77,7 +81,7 @@ class RandLesionContrastd(_PatchTransform):
         image = torch.as_tensor(out[KEY]).float().clone()
         weight = torch.nn.functional.avg_pool3d(lesion.float()[None, None], 3, stride=1, padding=1)[0, 0]
         weight = torch.maximum(weight, lesion.float())
-        for channel in range(image.shape[0]):
+        for channel in range(image.shape[0]) if self.channels is None else self.channels:
             mask = _channel_mask(image[channel])
             if not mask.any() or self.R.rand() >= self.prob:
                 continue
@@ -187,18 +191,34 @@ class RandGammad(_PatchTransform):
         return out
 
 
-def clinical_transforms(clinical: Mapping[str, Any] | None, droppable: Sequence[int]) -> list[mt.Transform]:
-    """The transforms ``clinical`` asks for (a ``*_prob`` each; absent or 0: not applied), in a fixed order."""
+def clinical_transforms(clinical: Mapping[str, Any] | None, droppable: Sequence[int],
+                        inputs: Sequence[str] = ()) -> list[mt.Transform]:
+    """The transforms ``clinical`` asks for (a ``*_prob`` each; absent or 0: not applied), in a fixed order.
+    ``lesion_contrast_inputs`` names the ``inputs`` (the channels' sequences, in order) whose lesion may fade."""
     if not clinical:
         return []
+    transforms: list[mt.Transform] = []
+    if clinical.get("lesion_contrast_prob"):
+        transforms.append(RandLesionContrastd(float(clinical["lesion_contrast_prob"]),
+                                              channels=_channels(clinical.get("lesion_contrast_inputs"), inputs)))
     makers = (
-        ("lesion_contrast_prob", RandLesionContrastd),
         ("thick_slices_prob", RandThickSlicesd),
         ("misalign_prob", RandChannelMisalignd),
         ("bias_field_prob", RandBiasFieldd),
         ("gamma_prob", RandGammad),
     )
-    transforms: list[mt.Transform] = [make(float(clinical[key])) for key, make in makers if clinical.get(key)]
+    transforms += [make(float(clinical[key])) for key, make in makers if clinical.get(key)]
     if clinical.get("drop_channel_prob") and droppable:
         transforms.append(RandDropChannelsd(droppable, float(clinical["drop_channel_prob"])))
     return transforms
+
+
+def _channels(names: Sequence[str] | None, inputs: Sequence[str]) -> list[int] | None:
+    """The channel index of each sequence in ``names`` (None: every channel)."""
+    if names is None:
+        return None
+    unknown = [name for name in names if name not in inputs]
+    if unknown:
+        raise InputError(f"augmentation.clinical.lesion_contrast_inputs {unknown} are not among the inputs "
+                         f"{list(inputs)}")
+    return [list(inputs).index(name) for name in names]

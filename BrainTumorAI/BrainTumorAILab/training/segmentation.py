@@ -123,7 +123,8 @@ class PatchEpoch(Dataset):
         self.length = int(config.schedule["cases_per_epoch"])
         optional = optional_inputs(config.preprocessing)
         self.transform = build_transform(config.augmentation,
-                                         [index for index, name in enumerate(config.inputs) if name in optional])
+                                         [index for index, name in enumerate(config.inputs) if name in optional],
+                                         config.inputs)
         paste = config.augmentation["lesion_paste"]
         self.paste = LesionPaste([case.image for case in self.cases], [case.label for case in self.cases],
                                  paste) if paste else None
